@@ -1,0 +1,40 @@
+"""Argument helpers shared by subcommands."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..config import parse_override
+
+
+def add_config_args(p: argparse.ArgumentParser) -> None:
+    """--config, --preset, --set and the common shortcut flags."""
+    p.add_argument("--config", metavar="FILE", help="YAML run config")
+    p.add_argument("--preset", metavar="NAME", help="named preset (see `vaekit presets`)")
+    p.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
+                   help="override a config value, e.g. --set train.lr=3e-4 (repeatable)")
+    p.add_argument("--data", metavar="SPEC", help="data source, e.g. digits, mnist:PATH")
+    p.add_argument("--model", metavar="NAME", help="registered model name")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--latent-dim", type=int)
+    p.add_argument("--likelihood", metavar="NAME")
+    p.add_argument("--binarize", choices=["none", "dynamic", "static"])
+    p.add_argument("--device", metavar="DEV", help="auto, cpu or cuda")
+    p.add_argument("--name", help="run directory name")
+    p.add_argument("--out-dir", metavar="DIR", help="parent folder of run directories (default runs)")
+
+
+#: flag attribute -> dotted config key
+FLAG_KEYS = {"data": "data.spec", "model": "model.name", "epochs": "train.epochs",
+             "batch_size": "train.batch_size", "lr": "train.lr", "seed": "train.seed",
+             "latent_dim": "model.latent_dim", "likelihood": "model.likelihood",
+             "binarize": "data.binarize", "device": "train.device", "name": "name", "out_dir": "out_dir"}
+
+
+def overrides_from_args(args: argparse.Namespace) -> list[tuple[str, object]]:
+    """Flag values (when given) followed by --set pairs, in that order of precedence."""
+    pairs = [(key, getattr(args, attr)) for attr, key in FLAG_KEYS.items() if getattr(args, attr, None) is not None]
+    return pairs + [parse_override(text) for text in args.set]

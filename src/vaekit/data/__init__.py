@@ -1,0 +1,91 @@
+"""Data sources, splits and preprocessing. ``load_data(DataConfig)`` is the entry point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ConfigError, DataError
+from ..registry import Registry
+from .dataset import Dataset, SourceData, Splits, batch_indices, n_batches, split_off_validation
+from .preprocess import BINARIZE_MODES, Preprocessor, binarize_once, fit_standardizer
+
+#: name -> reader(arg: str | None, cfg: DataConfig) -> SourceData
+SOURCES: Registry = Registry("data source")
+
+
+@dataclass
+class DataConfig:
+    """Where the data comes from and how it is prepared.
+
+    Attributes:
+        spec: source spec ``NAME`` or ``NAME:ARG``, e.g. ``digits``, ``mnist:/data/mnist``.
+        binarize: "none", "dynamic" (re-sampled each epoch) or "static" (one fixed sample).
+        standardize: per-feature standardization (for Gaussian likelihoods on tabular data).
+        val_fraction: fraction of train split off (seeded) when the source has no validation split;
+            0 trains on the whole training split (no validation).
+        seed: seed for the validation split and for fixed binarization of evaluation data.
+        image_size: ``[H, W]`` to resize/center-crop images to (image folders).
+        grayscale: force grayscale (True) or RGB (False) for image folders; None keeps the files' mode.
+        label_column: CSV column holding labels (None: no labels).
+        labels_key: npz key holding labels.
+    """
+
+    spec: str = "digits"
+    binarize: str = "none"
+    standardize: bool = False
+    val_fraction: float = 0.1
+    seed: int = 0
+    image_size: list | None = None
+    grayscale: bool | None = None
+    label_column: str | None = None
+    labels_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.binarize not in BINARIZE_MODES:
+            raise ConfigError(f"data.binarize must be one of {', '.join(BINARIZE_MODES)}, got {self.binarize!r}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ConfigError(f"data.val_fraction must lie in [0, 1), got {self.val_fraction}")
+        if self.binarize != "none" and self.standardize:
+            raise ConfigError("data.binarize and data.standardize cannot both be set")
+
+    @property
+    def source(self) -> tuple[str, str | None]:
+        name, _, arg = self.spec.partition(":")
+        return name, (arg or None)
+
+
+def load_source(cfg: DataConfig) -> SourceData:
+    """Read the raw splits of ``cfg.spec`` from its registered source."""
+    from . import sources  # noqa: F401  (registers the built-in sources)
+
+    name, arg = cfg.source
+    return SOURCES.get(name)(arg, cfg)
+
+
+def load_data(cfg: DataConfig) -> tuple[Splits, Preprocessor]:
+    """Load, split and prepare data.
+
+    Returns:
+        The train/val/test splits (val/test binarized once with a fixed seed for dynamic
+        binarization; train/val/test binarized once for static) and the per-batch preprocessor.
+    """
+    src = load_source(cfg)
+    train, val, test = src.train, src.val, src.test
+    if val is None and cfg.val_fraction > 0:
+        train, val = split_off_validation(train, cfg.val_fraction, cfg.seed)
+    if cfg.binarize == "static":
+        train = binarize_once(train, cfg.seed)
+    if cfg.binarize != "none":  # evaluation data: one fixed sample, so numbers are stable
+        val = None if val is None else binarize_once(val, cfg.seed + 1)
+        test = None if test is None else binarize_once(test, cfg.seed + 2)
+    mean = std = None
+    if cfg.standardize:
+        mean, std = fit_standardizer(train)
+    pre = Preprocessor(max_value=train.max_value, binarize=cfg.binarize, mean=mean, std=std)
+    return Splits(train=train, val=val, test=test), pre
+
+
+__all__ = [
+    "SOURCES", "DataConfig", "Dataset", "DataError", "Preprocessor", "SourceData", "Splits",
+    "batch_indices", "load_data", "load_source", "n_batches",
+]

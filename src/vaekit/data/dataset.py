@@ -1,0 +1,133 @@
+"""In-memory datasets, splits, per-batch preprocessing and batch iteration.
+
+A dataset is one tensor ``x`` of shape ``(N, C, H, W)`` (images) or ``(N, D)`` (vectors), kept as
+``uint8`` where the source is 8-bit and converted to float per batch, so no per-sample Python runs
+in the training loop.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import torch
+
+from ..errors import DataError
+
+
+@dataclass
+class Dataset:
+    """Examples held in memory.
+
+    Attributes:
+        x: ``(N, C, H, W)`` images or ``(N, D)`` vectors; ``uint8`` or ``float32``.
+        y: ``(N,)`` int64 class labels, or None.
+        max_value: what ``x`` is divided by to reach [0, 1] (255 for 8-bit, 1 for binary/float).
+        n_classes: number of classes when labelled.
+        factors: ``(N, F)`` ground-truth generative factors (shapes data), or None.
+        factor_names: names of the F factors.
+        name: human-readable origin (file or source name), used in messages.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+    max_value: float = 1.0
+    n_classes: int | None = None
+    factors: torch.Tensor | None = None
+    factor_names: tuple[str, ...] = ()
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        where = self.name or "data"
+        if self.x.dim() not in (2, 3, 4):
+            raise DataError(f"{where}: expected (N, D), (N, L) or (N, C, H, W) data, got shape {tuple(self.x.shape)}")
+        if self.x.shape[0] == 0:
+            raise DataError(f"{where}: no examples")
+        if self.x.is_floating_point() and not torch.isfinite(self.x).all():
+            raise DataError(f"{where}: contains NaN or inf values")
+        if self.y is not None:
+            self._check_labels(where)
+
+    def _check_labels(self, where: str) -> None:
+        if self.y.shape != (self.x.shape[0],):
+            raise DataError(f"{where}: {self.x.shape[0]} examples but labels of shape {tuple(self.y.shape)}")
+        self.y = self.y.long()
+        if self.n_classes is None:
+            self.n_classes = int(self.y.max()) + 1
+        lo, hi = int(self.y.min()), int(self.y.max())
+        if lo < 0 or hi >= self.n_classes:
+            raise DataError(f"{where}: labels must lie in [0, {self.n_classes - 1}], found {lo}..{hi}")
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """Shape of one example, e.g. ``(1, 28, 28)`` or ``(64,)``."""
+        return tuple(self.x.shape[1:])
+
+    @property
+    def is_image(self) -> bool:
+        return self.x.dim() == 4
+
+    def subset(self, index: torch.Tensor) -> "Dataset":
+        """Examples at ``index`` (a 1-D index tensor), sharing metadata."""
+        return Dataset(
+            x=self.x[index],
+            y=None if self.y is None else self.y[index],
+            max_value=self.max_value,
+            n_classes=self.n_classes,
+            factors=None if self.factors is None else self.factors[index],
+            factor_names=self.factor_names,
+            name=self.name,
+        )
+
+
+@dataclass
+class Splits:
+    """Train / validation / test datasets (val and test may be None)."""
+
+    train: Dataset
+    val: Dataset | None = None
+    test: Dataset | None = None
+
+    def get(self, split: str) -> Dataset:
+        ds = {"train": self.train, "val": self.val, "valid": self.val, "test": self.test}.get(split)
+        if ds is None:
+            have = [name for name in ("train", "val", "test") if getattr(self, name) is not None]
+            raise DataError(f"split {split!r} is not available (have: {', '.join(have)})")
+        return ds
+
+
+@dataclass
+class SourceData:
+    """What a source reader returns: its own splits where it has them."""
+
+    train: Dataset
+    test: Dataset | None = None
+    val: Dataset | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def split_off_validation(train: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
+    """Split a seeded random ``fraction`` of ``train`` off as validation data."""
+    n = len(train)
+    n_val = max(1, int(round(n * fraction)))
+    if n_val >= n:
+        raise DataError(f"{train.name}: {n} examples are too few for a validation split of {fraction}")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return train.subset(perm[n_val:]), train.subset(perm[:n_val])
+
+
+def batch_indices(n: int, batch_size: int, shuffle: bool, generator: torch.Generator | None = None,
+                  drop_last: bool = False) -> Iterator[torch.Tensor]:
+    """Yield index tensors covering ``range(n)`` in batches (one randperm per epoch when shuffling)."""
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    stop = n - n % batch_size if drop_last and n >= batch_size else n
+    for start in range(0, stop, batch_size):
+        yield order[start:start + batch_size]
+
+
+def n_batches(n: int, batch_size: int, drop_last: bool = False) -> int:
+    return n // batch_size if drop_last and n >= batch_size else math.ceil(n / batch_size)

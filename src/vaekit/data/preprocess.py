@@ -1,0 +1,80 @@
+"""Per-batch conversion of stored data to model inputs: scale to [0, 1], binarize, standardize.
+
+Dynamic binarization (Burda et al. 2015, IWAE protocol) re-samples x ~ Bernoulli(intensity) every time
+a training batch is drawn; evaluation data is binarized once with a fixed seed so numbers are stable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import DataError
+from .dataset import Dataset
+
+BINARIZE_MODES = ("none", "dynamic", "static")
+
+
+@dataclass
+class Preprocessor:
+    """Turns a raw batch (uint8 or float) into the float32 model input.
+
+    Attributes:
+        max_value: divisor that maps stored values to [0, 1].
+        binarize: "none", "dynamic" (Bernoulli re-sample per training batch) or "static".
+        mean, std: per-feature standardization statistics (shape of one example) or None.
+    """
+
+    max_value: float = 1.0
+    binarize: str = "none"
+    mean: torch.Tensor | None = None
+    std: torch.Tensor | None = None
+
+    def __call__(self, x: torch.Tensor, train: bool = False) -> torch.Tensor:
+        """Args: x: ``(B, *sample_shape)`` raw batch. Returns the float32 input of the same shape."""
+        x = x.float()
+        if self.max_value != 1.0:
+            x = x / self.max_value
+        if self.binarize == "dynamic" and train:
+            x = torch.bernoulli(x)
+        if self.mean is not None:
+            x = (x - self.mean.to(x.device)) / self.std.to(x.device)
+        return x
+
+    def invert(self, x: torch.Tensor) -> torch.Tensor:
+        """Map model-space values back to data space (undo standardization)."""
+        if self.mean is None:
+            return x
+        return x * self.std.to(x.device) + self.mean.to(x.device)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """Tensors to save in the run directory (safetensors)."""
+        if self.mean is None:
+            return {}
+        return {"mean": self.mean.contiguous(), "std": self.std.contiguous()}
+
+    @classmethod
+    def from_state(cls, max_value: float, binarize: str, state: dict[str, torch.Tensor]) -> "Preprocessor":
+        return cls(max_value=max_value, binarize=binarize, mean=state.get("mean"), std=state.get("std"))
+
+
+def fit_standardizer(train: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-feature mean and std over the training set (std floored at 1e-6 for constant features)."""
+    x = train.x.float() / train.max_value
+    return x.mean(0), x.std(0).clamp_min(1e-6)
+
+
+def binarize_once(ds: Dataset, seed: int) -> Dataset:
+    """A fixed Bernoulli sample of ``ds`` (static binarization).
+
+    Values are stored as ``{0, max_value}`` in the original dtype, so the same preprocessor maps
+    train and evaluation batches to {0, 1}.
+    """
+    g = torch.Generator().manual_seed(seed)
+    p = ds.x.float() / ds.max_value
+    if p.min() < 0 or p.max() > 1:
+        raise DataError(f"{ds.name}: binarization needs values in [0, {ds.max_value}]")
+    out = ds.subset(torch.arange(len(ds)))
+    out.x = (torch.bernoulli(p, generator=g) * ds.max_value).to(ds.x.dtype)
+    return out

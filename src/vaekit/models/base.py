@@ -1,0 +1,229 @@
+"""The shared model interface and the ELBO (Kingma & Welling 2014, Eq. 3).
+
+Every model: ``encode(x) -> posterior``, ``decode(z) -> likelihood``, ``loss(x) -> named terms``.
+Variants override a hook (``elbo_terms``, ``regularizer``, ``objective``), never the whole ELBO.
+
+Loss convention (everywhere in vaekit): per example, distortion = -log p(x|z) summed over data
+dimensions and rate = KL(q(z|x) || p(z)) summed over latent dimensions, both averaged over the batch,
+in nats. ``nelbo = distortion + rate`` is the negative ELBO.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ..config import build_strict
+from ..distributions import DiagonalGaussian
+from ..errors import ConfigError
+from ..likelihoods import LIKELIHOODS, Likelihood
+from ..nets import Decoder, Encoder, NetConfig
+from ..registry import Registry
+
+MODELS: Registry = Registry("model")
+
+
+@dataclass
+class ModelConfig:
+    """Options shared by every model; a model's own config subclasses this.
+
+    Attributes:
+        name: registered model name (selects the config class when loading).
+        latent_dim: number of latent dimensions Z.
+        net: encoder/decoder architecture.
+        likelihood: registered likelihood name (bernoulli, gaussian, gaussian_learned, ...).
+        sigma: standard deviation of the fixed-variance Gaussian likelihood.
+        n_mix: mixture components of the discretized logistic likelihood.
+    """
+
+    name: str = "vae"
+    latent_dim: int = 20
+    net: NetConfig = field(default_factory=NetConfig)
+    likelihood: str = "bernoulli"
+    sigma: float = 1.0
+    n_mix: int = 1
+
+    def __post_init__(self) -> None:
+        if self.latent_dim < 1:
+            raise ConfigError(f"model.latent_dim must be positive, got {self.latent_dim}")
+        if self.likelihood not in LIKELIHOODS:
+            raise ConfigError(f"model.likelihood must be one of {', '.join(LIKELIHOODS.names())}, "
+                              f"got {self.likelihood!r}")
+        if self.sigma <= 0:
+            raise ConfigError(f"model.sigma must be positive, got {self.sigma}")
+        if self.n_mix < 1:
+            raise ConfigError(f"model.n_mix must be at least 1, got {self.n_mix}")
+
+    @classmethod
+    def __from_dict__(cls, data, path: str):
+        """Dispatch to the registered model's own config class by ``name``."""
+        name = data.get("name", cls.name) if isinstance(data, dict) else cls.name
+        return build_strict(MODELS.get(name).Config, data, path)
+
+
+@dataclass
+class LossContext:
+    """Training-time knobs of the objective (set by the KL schedule each step).
+
+    Attributes:
+        kl_weight: multiplier of the rate term (warm-up / cyclical annealing / beta schedule).
+        free_bits: lambda of free bits (Kingma et al. 2016, Eq. 15), nats per group; 0 disables.
+        free_bits_group: latent dimensions per free-bits group (1 = per dimension).
+        step: optimizer step, for schedules inside an objective (e.g. capacity C(step)).
+    """
+
+    kl_weight: float = 1.0
+    free_bits: float = 0.0
+    free_bits_group: int = 1
+    step: int = 0
+
+
+@dataclass
+class ElboTerms:
+    """Per-example pieces of the ELBO.
+
+    Attributes:
+        log_px: ``(B,)`` log p(x | z) summed over data dimensions.
+        kl: ``(B, Z)`` KL per latent dimension (all stochastic layers concatenated).
+        z: ``(B, Z)`` the posterior sample used.
+        posterior: q(z | x) (top layer for hierarchical models).
+    """
+
+    log_px: torch.Tensor
+    kl: torch.Tensor
+    z: torch.Tensor
+    posterior: DiagonalGaussian
+
+
+class VAE(nn.Module):
+    """Variational autoencoder with a diagonal Gaussian posterior and N(0, I) prior.
+
+    Args:
+        config: model config.
+        sample_shape: shape of one example, e.g. ``(1, 28, 28)`` or ``(64,)``.
+        n_classes: number of classes (used by conditional models; stored for all).
+    """
+
+    Config = ModelConfig
+    conditional = False
+
+    def __init__(self, config: ModelConfig, sample_shape: tuple[int, ...], n_classes: int | None = None) -> None:
+        super().__init__()
+        self.config, self.sample_shape, self.n_classes = config, tuple(sample_shape), n_classes
+        self.likelihood_cls = LIKELIHOODS.get(config.likelihood)
+        self.likelihood_options = {"sigma": config.sigma, "n_mix": config.n_mix}
+        self.build()
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def cond_dim(self) -> int:
+        return 0
+
+    def build(self) -> None:
+        """Create the encoder and decoder (hook for variants with other networks)."""
+        n_params = self.likelihood_cls.n_params(self.likelihood_options)
+        self.encoder = Encoder(self.config.net, self.sample_shape, self.latent_dim, self.cond_dim)
+        self.decoder = Decoder(self.config.net, self.sample_shape, self.latent_dim, n_params, self.cond_dim)
+
+    def condition(self, y: torch.Tensor | None) -> torch.Tensor | None:
+        """Conditioning vector ``(B, c)`` for labels ``y``; None for unconditional models."""
+        return None
+
+    # --- the interface -------------------------------------------------------------------------
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> DiagonalGaussian:
+        """q(z | x): ``x (B, *shape)`` -> posterior with ``mu, logvar (B, Z)``."""
+        mu, logvar = self.encoder(x, self.condition(y))
+        return DiagonalGaussian(mu, logvar)
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> Likelihood:
+        """p(x | z): ``z (B, Z)`` -> likelihood over ``(B, *shape)``."""
+        return self.likelihood_cls(self.decoder(z, self.condition(y)), self.likelihood_options)
+
+    def prior(self, n: int, device=None) -> DiagonalGaussian:
+        """p(z) = N(0, I) for ``n`` examples."""
+        return DiagonalGaussian.standard((n, self.latent_dim), device=device)
+
+    # --- the objective and its hooks -----------------------------------------------------------
+    def elbo_terms(self, x: torch.Tensor, y: torch.Tensor | None = None) -> ElboTerms:
+        """One-sample ELBO pieces with the reparameterization trick (hook for hierarchical models)."""
+        q = self.encode(x, y)
+        z = q.rsample()  # (B, Z)
+        return ElboTerms(log_px=self.decode(z, y).log_prob(x), kl=q.kl_dims(), z=z, posterior=q)
+
+    def regularizer(self, terms: ElboTerms, ctx: LossContext) -> torch.Tensor:
+        """The penalty on the rate (hook: beta-VAE, capacity, TC). Default: KL with free bits."""
+        return ctx.kl_weight * free_bits_kl(terms.kl, ctx.free_bits, ctx.free_bits_group)
+
+    def objective(self, x: torch.Tensor, y: torch.Tensor | None, ctx: LossContext) -> dict[str, torch.Tensor]:
+        """Training loss and reported terms (hook: IWAE replaces the one-sample bound)."""
+        terms = self.elbo_terms(x, y)
+        distortion = -terms.log_px.mean()
+        rate = terms.kl.sum(1).mean()
+        return {"loss": distortion + self.regularizer(terms, ctx), "distortion": distortion, "rate": rate}
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor | None = None,
+             ctx: LossContext | None = None) -> dict[str, torch.Tensor]:
+        """Named terms: ``loss`` (what is minimized), ``elbo``, ``nelbo``, ``rate``, ``distortion``.
+
+        All are batch means in nats per example; ``elbo = -(distortion + rate)``.
+        """
+        out = self.objective(x, y, ctx or LossContext())
+        out["nelbo"] = out["distortion"] + out["rate"]
+        out["elbo"] = -out["nelbo"]
+        return out
+
+    def log_weights(self, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 1) -> torch.Tensor:
+        """Importance log-weights log p(x, z_i) - log q(z_i | x), z_i ~ q(z|x): ``(k, B)``.
+
+        The IWAE bound (Burda et al. 2015, Eq. 8) is ``logmeanexp`` of these over the first dim.
+        """
+        q = self.encode(x, y)
+        z = q.rsample(k)  # (k, B, Z)
+        b = x.shape[0]
+        x_rep = x.unsqueeze(0).expand(k, *x.shape).reshape(k * b, *x.shape[1:])
+        y_rep = None if y is None else y.unsqueeze(0).expand(k, b).reshape(k * b)
+        log_px = self.decode(z.reshape(k * b, -1), y_rep).log_prob(x_rep).view(k, b)
+        log_pz = self.prior(1, x.device).log_prob(z)
+        return log_px + log_pz - q.log_prob(z)
+
+    # --- conveniences --------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, n: int, y: torch.Tensor | None = None, temperature: float = 1.0,
+               mean: bool = True) -> torch.Tensor:
+        """``n`` draws from the model: z ~ p(z) (scaled by ``temperature``), then E[x|z] or x ~ p(x|z)."""
+        device = next(self.parameters()).device
+        z = self.prior(n, device).rsample(temperature=temperature)
+        px = self.decode(z, y)
+        return px.mean if mean else px.sample()
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """E[x | z = mu(x)]: ``(B, *shape)``."""
+        return self.decode(self.encode(x, y).mean, y).mean
+
+    @property
+    def n_data_dims(self) -> int:
+        return math.prod(self.sample_shape)
+
+
+def free_bits_kl(kl: torch.Tensor, free_bits: float, group: int = 1) -> torch.Tensor:
+    """Rate with free bits (Kingma et al. 2016, Eq. 15): sum_g max(lambda, E_batch[KL_g]).
+
+    Args:
+        kl: ``(B, Z)`` KL per example and latent dimension.
+        free_bits: lambda in nats per group (0 gives the plain batch-mean KL).
+        group: dimensions per group; Z must be divisible by it.
+    Returns a scalar.
+    """
+    kl_mean = kl.mean(0)  # (Z,)
+    if free_bits <= 0:
+        return kl_mean.sum()
+    if kl_mean.numel() % group:
+        raise ConfigError(f"free-bits group size {group} does not divide the {kl_mean.numel()} latent dimensions")
+    return kl_mean.view(-1, group).sum(1).clamp_min(free_bits).sum()

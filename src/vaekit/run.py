@@ -1,0 +1,116 @@
+"""Run directories: what a training run writes and how it is loaded back.
+
+Layout of ``runs/<name>/``::
+
+    config.yaml            the full resolved RunConfig
+    run.json               data facts the model needs (sample shape, classes, scaling), status
+    model.safetensors      last weights        best.safetensors   best validation weights
+    preprocess.safetensors standardization statistics (when used)
+    metrics.jsonl          one JSON object per epoch
+    reconstructions.png  samples.png  loss.png
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+
+from .config import from_dict, read_yaml, to_dict
+from .data import Preprocessor
+from .errors import CheckpointError, ConfigError
+from .io import load_tensors, read_json, save_tensors, write_json, write_text
+from .models import VAE, build_model
+from .train.config import RunConfig
+
+log = logging.getLogger(__name__)
+WEIGHTS = {"best": "best.safetensors", "last": "model.safetensors"}
+
+
+@dataclass
+class Run:
+    """A loaded run: its folder, config, data facts, model (eval mode) and preprocessor."""
+
+    path: Path
+    config: RunConfig
+    info: dict
+    model: VAE
+    preprocessor: Preprocessor
+
+
+def new_run_dir(cfg: RunConfig) -> Path:
+    """Create a fresh run folder ``out_dir/name`` (``name-2``, ``name-3``... if taken)."""
+    base = Path(cfg.out_dir).expanduser()
+    name = cfg.name or f"{cfg.model.name}-{cfg.data.source[0]}"
+    path, i = base / name, 1
+    while path.exists():
+        i += 1
+        path = base / f"{name}-{i}"
+    path.mkdir(parents=True)
+    return path
+
+
+def write_run_files(path: Path, cfg: RunConfig, info: dict, pre: Preprocessor) -> None:
+    """Save the resolved config, data facts and preprocessing statistics."""
+    write_text(path / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    write_json(path / "run.json", info)
+    if pre.state():
+        save_tensors(path / "preprocess.safetensors", pre.state())
+
+
+def save_weights(model: VAE, path: Path, which: str) -> None:
+    save_tensors(path / WEIGHTS[which], model.state_dict(), metadata={"model": model.config.name})
+
+
+def load_config(path: str | Path) -> RunConfig:
+    path = Path(path)
+    if not (path / "config.yaml").is_file():
+        raise CheckpointError(f"{path}: not a vaekit run directory (no config.yaml)")
+    try:
+        return from_dict(RunConfig, read_yaml(path / "config.yaml"))
+    except ConfigError as exc:
+        raise CheckpointError(f"{path / 'config.yaml'}: {exc}") from None
+
+
+def build_from_run(cfg: RunConfig, info: dict) -> VAE:
+    return build_model(cfg.model, tuple(info["sample_shape"]), info.get("n_classes"))
+
+
+def load_state(model: VAE, tensors: dict[str, torch.Tensor], source: Path) -> None:
+    """Load weights strictly: missing/unexpected keys or shape mismatches are one clear error."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(tensors))
+    unexpected = sorted(set(tensors) - set(own))
+    bad = [k for k in own if k in tensors and own[k].shape != tensors[k].shape]
+    if missing or unexpected or bad:
+        detail = (f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}" if unexpected
+                  else f"shape mismatch for {bad[0]}: {tuple(tensors[bad[0]].shape)} vs {tuple(own[bad[0]].shape)}")
+        raise CheckpointError(f"{source}: weights do not match the config ({detail})")
+    model.load_state_dict(tensors)
+
+
+def open_run(path: str | Path, weights: str = "best", device: str | torch.device = "cpu") -> Run:
+    """Load a run directory; ``weights`` is "best" (validation) or "last"."""
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: no such run directory")
+    if weights not in WEIGHTS:
+        raise ConfigError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
+    cfg = load_config(path)
+    info = read_json(path / "run.json")
+    model = build_from_run(cfg, info)
+    file = path / WEIGHTS[weights]
+    if weights == "best" and not file.exists():
+        file = path / WEIGHTS["last"]
+    load_state(model, load_tensors(file), file)
+    state = load_tensors(path / "preprocess.safetensors") if (path / "preprocess.safetensors").exists() else {}
+    pre = Preprocessor.from_state(info["max_value"], info["binarize"], state)
+    return Run(path=path, config=cfg, info=info, model=model.to(device).eval(), preprocessor=pre)
+
+
+def load(path: str | Path, weights: str = "best", device: str | torch.device = "cpu") -> VAE:
+    """The trained model of a run directory, in eval mode."""
+    return open_run(path, weights, device).model

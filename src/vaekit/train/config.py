@@ -1,0 +1,101 @@
+"""Training configuration and the full run configuration (data + model + train)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..data import DataConfig
+from ..errors import ConfigError
+from ..models import ModelConfig
+from .schedules import SCHEDULES
+
+
+@dataclass
+class TrainConfig:
+    """Optimization settings.
+
+    Attributes:
+        epochs, batch_size, lr, seed: Adam training; seeded runs are reproducible on CPU.
+        device: "auto" (CUDA when available), "cpu" or "cuda".
+        eval_batch_size: batch size for validation/evaluation passes.
+        kl_schedule: "constant", "linear" (warm-up) or "cyclical" (Fu et al. 2019).
+        kl_max: final KL weight of the schedule.
+        warmup_epochs: linear warm-up length in epochs.
+        n_cycles, cycle_ratio: cyclical schedule shape.
+        free_bits: free-bits lambda in nats per group (Kingma et al. 2016); 0 disables.
+        free_bits_group: latent dimensions per free-bits group.
+        grad_clip: max gradient norm, or None.
+        max_nonfinite: consecutive non-finite steps tolerated (skipped) before training stops.
+        progress: show a progress bar on a terminal.
+    """
+
+    epochs: int = 100
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+    device: str = "auto"
+    eval_batch_size: int = 1000
+    kl_schedule: str = "constant"
+    kl_max: float = 1.0
+    warmup_epochs: float = 0.0
+    n_cycles: int = 4
+    cycle_ratio: float = 0.5
+    free_bits: float = 0.0
+    free_bits_group: int = 1
+    grad_clip: float | None = None
+    max_nonfinite: int = 10
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for key in ("epochs", "batch_size", "eval_batch_size", "n_cycles", "free_bits_group", "max_nonfinite"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"train.{key} must be at least 1, got {getattr(self, key)}")
+        if self.lr <= 0:
+            raise ConfigError(f"train.lr must be positive, got {self.lr}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ConfigError(f"train.device must be auto, cpu or cuda[:N], got {self.device!r}")
+        if self.kl_schedule not in SCHEDULES:
+            raise ConfigError(f"train.kl_schedule must be one of {', '.join(SCHEDULES)}, got {self.kl_schedule!r}")
+        if not 0 < self.cycle_ratio <= 1:
+            raise ConfigError(f"train.cycle_ratio must lie in (0, 1], got {self.cycle_ratio}")
+        if self.free_bits < 0 or self.kl_max < 0 or self.warmup_epochs < 0:
+            raise ConfigError("train.free_bits, train.kl_max and train.warmup_epochs must be non-negative")
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs; saved as ``config.yaml`` in the run directory.
+
+    Attributes:
+        name: run directory name under ``out_dir`` (default: ``<model>-<source>``).
+        out_dir: parent folder of run directories.
+    """
+
+    name: str | None = None
+    out_dir: str = "runs"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def build_run_config(preset: str | None = None, file: str | None = None,
+                     overrides: list[tuple[str, object]] = ()) -> RunConfig:
+    """Merge, in order: defaults < named preset < YAML file < dotted overrides; then validate.
+
+    Args:
+        preset: a registered preset name (see ``vaekit.models.PRESETS``).
+        file: path of a YAML run config (its own ``preset:`` key is applied first).
+        overrides: ``("train.lr", 3e-4)`` pairs (from ``--set`` and CLI flags).
+    """
+    from ..config import deep_merge, from_dict, read_yaml, set_dotted
+    from ..models import PRESETS
+
+    data: dict = {}
+    file_data = read_yaml(file) if file else {}
+    for name in (file_data.pop("preset", None), preset):
+        if name:
+            data = deep_merge(data, PRESETS.get(name))
+    data = deep_merge(data, file_data)
+    for key, value in overrides:
+        set_dotted(data, key, value)
+    return from_dict(RunConfig, data)
