@@ -1,0 +1,30 @@
+"""Shared fixtures: tiny configs and a tiny trained run on the built-in digits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def tiny_config(out_dir: Path, **train) -> dict:
+    """A run config that trains in about a second on the digits."""
+    return {"out_dir": str(out_dir), "name": "tiny",
+            "model": {"latent_dim": 4, "net": {"hidden": [32]}},
+            "train": {"epochs": 2, "batch_size": 64, "progress": False, **train}}
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A run trained for 3 epochs on the digits (shared by read-only tests)."""
+    import vaekit
+
+    return vaekit.train(tiny_config(tmp_path_factory.mktemp("runs"), epochs=3))
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
