@@ -192,6 +192,20 @@ class VAE(nn.Module):
         log_pz = self.prior(1, x.device).log_prob(z)
         return log_px + log_pz - q.log_prob(z)
 
+    # --- auxiliary networks (e.g. the FactorVAE discriminator) -------------------------------------
+    def auxiliary_parameters(self) -> list[nn.Parameter]:
+        """Parameters trained by their own optimizer on :meth:`auxiliary_loss` (default: none)."""
+        return []
+
+    def main_parameters(self) -> list[nn.Parameter]:
+        """Parameters the ELBO optimizer updates: all but the auxiliary ones."""
+        aux = {id(p) for p in self.auxiliary_parameters()}
+        return [p for p in self.parameters() if id(p) not in aux]
+
+    def auxiliary_loss(self) -> torch.Tensor | None:
+        """Loss of the auxiliary networks for the step just taken (None: nothing to update)."""
+        return None
+
     # --- conveniences --------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, n: int, y: torch.Tensor | None = None, temperature: float = 1.0,

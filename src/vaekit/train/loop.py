@@ -42,17 +42,25 @@ def make_schedule(cfg: TrainConfig, steps_per_epoch: int) -> KLSchedule:
 
 
 def train_step(model: VAE, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor | None,
-               ctx: LossContext, grad_clip: float | None) -> dict[str, torch.Tensor] | None:
+               ctx: LossContext, grad_clip: float | None,
+               aux_opt: torch.optim.Optimizer | None = None) -> dict[str, torch.Tensor] | None:
     """One update. Returns the loss terms, or None when the loss or gradient was non-finite
     (the update is then skipped and the parameters are unchanged)."""
     out = model.loss(x, y, ctx)
     opt.zero_grad(set_to_none=True)
     out["loss"].backward()
-    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip or math.inf)
+    norm = torch.nn.utils.clip_grad_norm_(model.main_parameters(), grad_clip or math.inf)
     if not bool(torch.isfinite(out["loss"]) & torch.isfinite(norm)):
         opt.zero_grad(set_to_none=True)
         return None
     opt.step()
+    if aux_opt is not None:
+        aux_loss = model.auxiliary_loss()
+        if aux_loss is not None:
+            aux_opt.zero_grad(set_to_none=True)
+            aux_loss.backward()
+            aux_opt.step()
+            out["aux_loss"] = aux_loss.detach()
     return out
 
 
@@ -62,7 +70,9 @@ class Trainer:
     def __init__(self, model: VAE, splits: Splits, pre: Preprocessor, cfg: TrainConfig,
                  device: torch.device, state: TrainState | None = None) -> None:
         self.model, self.splits, self.pre, self.cfg, self.device = model, splits, pre, cfg, device
-        self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        self.opt = torch.optim.Adam(model.main_parameters(), lr=cfg.lr)
+        aux = model.auxiliary_parameters()
+        self.aux_opt = torch.optim.Adam(aux, lr=cfg.lr) if aux else None
         self.state = state or TrainState()
         self.steps_per_epoch = n_batches(len(splits.train), cfg.batch_size)
         self.schedule = make_schedule(cfg, self.steps_per_epoch)
@@ -84,7 +94,7 @@ class Trainer:
             idx = idx.to(self.device)
             x = self.pre(self.train_x[idx], train=True)
             y = None if self.train_y is None else self.train_y[idx]
-            out = train_step(self.model, self.opt, x, y, self.ctx(), self.cfg.grad_clip)
+            out = train_step(self.model, self.opt, x, y, self.ctx(), self.cfg.grad_clip, self.aux_opt)
             self.state.step += 1
             if bar is not None:
                 bar.update(1)
