@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 from ..errors import ConfigError, DataError
 from ..registry import Registry
 from .dataset import Dataset, SourceData, Splits, batch_indices, n_batches, split_off_validation
-from .preprocess import BINARIZE_MODES, Preprocessor, binarize_once, fit_standardizer
+from .preprocess import BINARIZE_MODES, Preprocessor, binarize_once, fit_standardizer, perturb_once
 
 #: name -> reader(arg: str | None, cfg: DataConfig) -> SourceData
 SOURCES: Registry = Registry("data source")
@@ -28,6 +30,11 @@ class DataConfig:
         grayscale: force grayscale (True) or RGB (False) for image folders; None keeps the files' mode.
         label_column: CSV column holding labels (None: no labels).
         labels_key: npz key holding labels.
+        classes: keep only examples with these labels, in every split (one-class anomaly training:
+            ``[0]`` trains on zeros only); None keeps all. Applied after the validation split, so an
+            example is in the same split with or without it.
+        perturb: fraction of training input values replaced by uniform noise, one fixed seeded draw
+            (background models for likelihood ratios, Ren et al. 2019, Sec. 3.1); 0 disables.
     """
 
     spec: str = "digits"
@@ -39,6 +46,8 @@ class DataConfig:
     grayscale: bool | None = None
     label_column: str | None = None
     labels_key: str | None = None
+    classes: list[int] | None = None
+    perturb: float = 0.0
 
     def __post_init__(self) -> None:
         if self.binarize not in BINARIZE_MODES:
@@ -47,6 +56,10 @@ class DataConfig:
             raise ConfigError(f"data.val_fraction must lie in [0, 1), got {self.val_fraction}")
         if self.binarize != "none" and self.standardize:
             raise ConfigError("data.binarize and data.standardize cannot both be set")
+        if self.classes is not None and not self.classes:
+            raise ConfigError("data.classes must name at least one class (or be null for all)")
+        if not 0.0 <= self.perturb <= 1.0:
+            raise ConfigError(f"data.perturb must lie in [0, 1], got {self.perturb}")
 
     @property
     def source(self) -> tuple[str, str | None]:
@@ -62,6 +75,18 @@ def load_source(cfg: DataConfig) -> SourceData:
     return SOURCES.get(name)(arg, cfg)
 
 
+def keep_classes(ds: Dataset | None, classes: list[int] | None) -> Dataset | None:
+    """The examples of ``ds`` whose label is in ``classes`` (``ds`` itself when ``classes`` is None)."""
+    if ds is None or classes is None:
+        return ds
+    if ds.y is None:
+        raise DataError(f"{ds.name}: data.classes needs labelled data")
+    keep = torch.isin(ds.y, torch.tensor(classes)).nonzero().squeeze(1)  # (M,)
+    if len(keep) == 0:
+        raise DataError(f"{ds.name}: no examples of classes {classes}")
+    return ds.subset(keep)
+
+
 def load_data(cfg: DataConfig) -> tuple[Splits, Preprocessor]:
     """Load, split and prepare data.
 
@@ -73,6 +98,9 @@ def load_data(cfg: DataConfig) -> tuple[Splits, Preprocessor]:
     train, val, test = src.train, src.val, src.test
     if val is None and cfg.val_fraction > 0:
         train, val = split_off_validation(train, cfg.val_fraction, cfg.seed)
+    train, val, test = (keep_classes(ds, cfg.classes) for ds in (train, val, test))
+    if cfg.perturb > 0:
+        train = perturb_once(train, cfg.perturb, cfg.seed + 3)
     if cfg.binarize == "static":
         train = binarize_once(train, cfg.seed)
     if cfg.binarize != "none":  # evaluation data: one fixed sample, so numbers are stable
@@ -87,5 +115,5 @@ def load_data(cfg: DataConfig) -> tuple[Splits, Preprocessor]:
 
 __all__ = [
     "SOURCES", "DataConfig", "Dataset", "DataError", "Preprocessor", "SourceData", "Splits",
-    "batch_indices", "load_data", "load_source", "n_batches",
+    "batch_indices", "keep_classes", "load_data", "load_source", "n_batches",
 ]

@@ -78,3 +78,23 @@ def binarize_once(ds: Dataset, seed: int) -> Dataset:
     out = ds.subset(torch.arange(len(ds)))
     out.x = (torch.bernoulli(p, generator=g) * ds.max_value).to(ds.x.dtype)
     return out
+
+
+def perturb_once(ds: Dataset, rate: float, seed: int) -> Dataset:
+    """Replace a random ``rate`` of the input values by uniform noise (Ren et al. 2019, Sec. 3.1).
+
+    Each value is replaced independently with probability ``rate`` by a uniform draw over the data's
+    range: integers in [0, max_value] for integer data, [min, max] of each feature for float data.
+    Used to train the background model of a likelihood-ratio anomaly score.
+    """
+    g = torch.Generator().manual_seed(seed)
+    x = ds.x
+    mask = torch.rand(x.shape, generator=g) < rate  # (N, *shape)
+    if x.is_floating_point():
+        lo, hi = x.min(0).values, x.max(0).values  # (*shape,)
+        noise = lo + (hi - lo) * torch.rand(x.shape, generator=g, dtype=x.dtype)
+    else:
+        noise = torch.randint(0, int(ds.max_value) + 1, x.shape, generator=g).to(x.dtype)
+    out = ds.subset(torch.arange(len(ds)))
+    out.x = torch.where(mask, noise, x)
+    return out
