@@ -1,0 +1,334 @@
+"""Anomaly detection with a trained VAE: per-example scores, detection metrics, validation thresholds.
+
+Every score is "higher = more anomalous" and per example; all but ``recon`` are in nats.
+
+- ``nelbo``: negative ELBO, -E_q[log p(x|z)] + KL(q(z|x) || p(z)) (Kingma & Welling 2014, Eq. 3),
+  the expectation averaged over ``elbo_samples`` posterior draws.
+- ``nll``: importance-sampled negative log-likelihood -log (1/k) sum_i p(x, z_i) / q(z_i|x)
+  (Burda et al. 2015, Eq. 8).
+- ``recon``: squared reconstruction error ||x - E[x | z = mu(x)]||^2 in model space (no likelihood).
+- ``kl``: the rate KL(q(z|x) || p(z)) alone.
+- ``complexity``: ``nll`` minus the input's compressed length L(x) in nats, the input-complexity
+  corrected score S(x) = -log p(x) - L(x) of Serra et al. 2020 (Eq. 2). L(x) comes from a standard
+  compressor applied to the input as the model sees it: images (C, H, W) are written as a PNG (Pillow;
+  1-bit when binary, else 8-bit gray or RGB, other channel counts stacked as gray rows); vectors and
+  sequences are rounded to multiples of ``vector_step`` in model space (so 1/16 of a standard deviation
+  with data.standardize) as int16 and compressed with zlib (level 9). For continuous likelihoods the
+  difference compares a density with a code length: fine for ranking inputs, not an absolute quantity.
+- ``llr``: ``nll`` of the model minus ``nll`` of a background model, i.e. minus the log likelihood
+  ratio of Ren et al. 2019 (Eq. 5). The background model is a second run, typically trained on inputs
+  perturbed with ``data.perturb`` (their Sec. 3.1).
+
+Metrics (AUROC, AUPRC, FPR at 95% TPR) and the validation threshold are plain numpy; tied scores are
+grouped into one threshold, as scikit-learn does.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import zlib
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..data import DataConfig, Dataset, Preprocessor, batch_indices, binarize_once, keep_classes, load_data
+from ..errors import ConfigError, DataError
+from ..models import VAE
+from ..registry import Registry
+from ..viz import _figure
+from .detection import detection_metrics, validation_threshold
+from .likelihood import elbo_per_example, evaluating, iw_log_likelihood
+
+#: name -> function(BatchScores) -> (B,) score tensor
+SCORES: Registry = Registry("anomaly score")
+#: Scores computed from the model alone (``llr`` also needs a background model).
+DEFAULT_SCORES = ("nelbo", "nll", "recon", "kl", "complexity")
+
+
+@dataclass
+class ScoreOptions:
+    """How scores are computed.
+
+    Attributes:
+        k: importance samples per example for ``nll``, ``complexity`` and ``llr``.
+        elbo_samples: posterior draws averaged in ``nelbo`` and ``kl``.
+        batch_size: examples per forward pass of ``nelbo``, ``kl`` and ``recon``.
+        seed: seed of the posterior draws, so scores are reproducible.
+        vector_step: quantization step of vectors before zlib (``complexity``), in model-space units.
+    """
+
+    k: int = 100
+    elbo_samples: int = 8
+    batch_size: int = 500
+    seed: int = 0
+    vector_step: float = 1 / 16
+
+    def __post_init__(self) -> None:
+        for key in ("k", "elbo_samples", "batch_size"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key} must be at least 1, got {getattr(self, key)}")
+        if self.vector_step <= 0:
+            raise ConfigError(f"vector_step must be positive, got {self.vector_step}")
+
+
+class DatasetScores:
+    """A dataset and the quantities its scores share, each computed at most once (float64, CPU).
+
+    Args:
+        model, pre: the scored model and its preprocessor.
+        ds: the examples, stored as in the data source.
+        opts: score options.
+        background: ``(model, preprocessor)`` of the likelihood-ratio background, or None.
+    """
+
+    def __init__(self, model: VAE, pre: Preprocessor, ds: Dataset, opts: ScoreOptions,
+                 background: tuple[VAE, Preprocessor] | None = None) -> None:
+        self.model, self.pre, self.ds, self.opts, self.background = model, pre, ds, opts, background
+
+    def _nll(self, model: VAE, pre: Preprocessor) -> torch.Tensor:
+        x, y = self.ds.x, _labels(model, self.ds.y)
+        return -iw_log_likelihood(model, x, y, self.opts.k, transform=pre, seed=self.opts.seed)  # (N,)
+
+    @cached_property
+    def nll(self) -> torch.Tensor:
+        return self._nll(self.model, self.pre)
+
+    @cached_property
+    def elbo(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(distortion, KL), each ``(N,)``, averaged over ``elbo_samples`` posterior draws."""
+        x, y = self.ds.x, _labels(self.model, self.ds.y)
+        draws = [elbo_per_example(self.model, x, y, transform=self.pre, batch_size=self.opts.batch_size,
+                                  seed=self.opts.seed + i) for i in range(self.opts.elbo_samples)]
+        distortion = -torch.stack([d["log_px"] for d in draws]).mean(0)  # (N,)
+        kl = torch.stack([d["kl"].sum(1) for d in draws]).mean(0)  # (N,)
+        return distortion, kl
+
+    def batches(self):
+        """``(x, y)`` model-ready batches on the model's device (y for conditional models only)."""
+        device = next(self.model.parameters()).device
+        y_all = _labels(self.model, self.ds.y)
+        for idx in batch_indices(len(self.ds), self.opts.batch_size, shuffle=False):
+            yield self.pre(self.ds.x[idx].to(device)), None if y_all is None else y_all[idx].to(device)
+
+
+def _labels(model: VAE, y: torch.Tensor | None) -> torch.Tensor | None:
+    """Labels for conditional models (which need them), None for the others."""
+    if not model.conditional:
+        return None
+    if y is None:
+        raise DataError("a conditional model can only score labelled data")
+    return y
+
+
+@SCORES.register("nelbo")
+def nelbo_score(d: DatasetScores) -> torch.Tensor:
+    distortion, kl = d.elbo
+    return distortion + kl
+
+
+@SCORES.register("kl")
+def kl_score(d: DatasetScores) -> torch.Tensor:
+    return d.elbo[1]
+
+
+@SCORES.register("recon")
+def recon_score(d: DatasetScores) -> torch.Tensor:
+    with evaluating(d.model):
+        errors = [(x - d.model.reconstruct(x, y)).flatten(1).pow(2).sum(1) for x, y in d.batches()]  # (B,)
+    return torch.cat(errors).double().cpu()
+
+
+@SCORES.register("nll")
+def nll_score(d: DatasetScores) -> torch.Tensor:
+    return d.nll
+
+
+@SCORES.register("complexity")
+def complexity_score(d: DatasetScores) -> torch.Tensor:
+    lengths = [compressed_nats(x, d.pre, d.opts.vector_step) for x, _ in d.batches()]
+    return d.nll - torch.cat(lengths)
+
+
+@SCORES.register("llr")
+def llr_score(d: DatasetScores) -> torch.Tensor:
+    if d.background is None:
+        raise ConfigError("the llr score needs a background model (a second run)")
+    return d.nll - d._nll(*d.background)
+
+
+def compressed_nats(x: torch.Tensor, pre: Preprocessor, vector_step: float = 1 / 16) -> torch.Tensor:
+    """Compressed length L(x) of each input in nats (Serra et al. 2020, Sec. 3): ``(B,)`` float64.
+
+    Args:
+        x: ``(B, C, H, W)`` images or ``(B, D)`` / ``(B, C, L)`` vectors, model space.
+        pre: the preprocessor that produced ``x`` (images are compressed in data space, [0, 1]).
+        vector_step: rounding step of vectors before zlib.
+    """
+    if x.dim() == 4:
+        blobs = [_png(img) for img in pre.invert(x).detach().cpu()]
+    else:
+        codes = torch.round(x.detach().cpu().flatten(1) / vector_step).clamp(-2**15, 2**15 - 1)  # (B, D)
+        blobs = [zlib.compress(row.numpy().tobytes(), 9) for row in codes.to(torch.int16)]
+    return torch.tensor([8 * len(blob) * math.log(2) for blob in blobs], dtype=torch.float64)
+
+
+def _png(img: torch.Tensor) -> bytes:
+    """PNG bytes of one ``(C, H, W)`` image in [0, 1]: 1-bit when binary, 8-bit gray/RGB otherwise."""
+    img = img.clamp(0, 1)
+    if img.shape[0] != 3:
+        img = img.reshape(1, -1, img.shape[-1])  # channels stacked as rows of one gray image
+    binary = bool(((img == 0) | (img == 1)).all())
+    pixels = img.mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()  # (H, W, C)
+    pil = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
+    buf = io.BytesIO()
+    (pil.convert("1") if binary else pil).save(buf, format="PNG", compress_level=9)
+    return buf.getvalue()
+
+
+@torch.inference_mode()
+def score_dataset(model: VAE, ds: Dataset, pre: Preprocessor, names: list[str] | tuple[str, ...] = DEFAULT_SCORES,
+                  opts: ScoreOptions | None = None,
+                  background: tuple[VAE, Preprocessor] | None = None) -> dict[str, np.ndarray]:
+    """Anomaly scores of every example of ``ds`` (higher = more anomalous).
+
+    Args:
+        model, pre: the trained model and its preprocessor (``run.model``, ``run.preprocessor``).
+        ds: the examples, stored as in the data source.
+        names: registered scores (see :data:`SCORES`).
+        opts: score options (defaults: :class:`ScoreOptions`).
+        background: ``(model, preprocessor)`` of the background run for ``llr``.
+    Returns ``{name: (N,) float64 array}`` in the order of ``ds``; draws are seeded by ``opts.seed``
+    (the global RNG state is left untouched).
+    """
+    fns = {name: SCORES.get(name) for name in names}
+    if "llr" in fns and background is None:
+        raise ConfigError("the llr score needs a background model (a second run)")
+    d = DatasetScores(model, pre, ds, opts or ScoreOptions(), background)
+    return {name: fn(d).numpy() for name, fn in fns.items()}
+
+
+# --- the evaluation protocol ----------------------------------------------------------------------
+@dataclass
+class DetectionSets:
+    """The three sets of an honest evaluation.
+
+    Attributes:
+        val: normal validation examples (never trained on): the threshold is picked here.
+        normal: normal test examples.
+        anomalous: anomalous test examples.
+    """
+
+    val: Dataset
+    normal: Dataset
+    anomalous: Dataset
+
+
+def _for_evaluation(cfg: DataConfig, **changes) -> DataConfig:
+    """``cfg`` (a run's data config) with its training-only options off."""
+    return replace(cfg, perturb=0.0, **changes)
+
+
+def one_class_sets(cfg: DataConfig, normal_classes: list[int]) -> DetectionSets:
+    """One-class protocol on labelled data: ``normal_classes`` are normal, every other class anomalous.
+
+    The threshold data is the validation split restricted to the normal classes (the same examples a
+    run trained with ``data.classes`` validated on); the test split is scored.
+    """
+    splits, _ = load_data(_for_evaluation(cfg, classes=None))
+    if splits.val is None or splits.test is None:
+        raise DataError(f"{cfg.spec}: the one-class protocol needs a validation and a test split")
+    if splits.test.y is None:
+        raise DataError(f"{cfg.spec}: the one-class protocol needs labelled data")
+    is_normal = torch.isin(splits.test.y, torch.tensor(normal_classes))  # (N,)
+    if is_normal.all() or not is_normal.any():
+        raise DataError(f"{cfg.spec}: classes {normal_classes} leave no normal or no anomalous test examples")
+    return DetectionSets(val=keep_classes(splits.val, normal_classes),
+                         normal=splits.test.subset(is_normal.nonzero().squeeze(1)),
+                         anomalous=splits.test.subset((~is_normal).nonzero().squeeze(1)))
+
+
+def evaluation_data(cfg: DataConfig, spec: str) -> Dataset:
+    """The examples of ``spec`` to score: its test split when it has one, else all of its examples.
+
+    ``cfg`` (the run's data config) supplies the reading options (CSV label column, image size...);
+    binarized runs get a fixed binarization, as their own evaluation data does.
+    """
+    cfg = _for_evaluation(cfg, spec=spec, classes=None, val_fraction=0.0)
+    splits, _ = load_data(cfg)
+    if splits.test is not None:
+        return splits.test
+    return binarize_once(splits.train, cfg.seed + 2) if cfg.binarize == "dynamic" else splits.train
+
+
+def two_source_sets(cfg: DataConfig, normal_spec: str, anomalous_spec: str) -> DetectionSets:
+    """Normal and anomalous examples from two sources; the threshold uses the run's validation split."""
+    splits, _ = load_data(_for_evaluation(cfg))
+    if splits.val is None:
+        raise DataError(f"{cfg.spec}: the run has no validation split to pick a threshold on "
+                        "(it was trained with data.val_fraction 0)")
+    return DetectionSets(val=splits.val, normal=evaluation_data(cfg, normal_spec),
+                         anomalous=evaluation_data(cfg, anomalous_spec))
+
+
+def evaluate_scores(val: dict[str, np.ndarray], normal: dict[str, np.ndarray], anomalous: dict[str, np.ndarray],
+                    quantile: float = 0.95) -> dict[str, dict[str, float]]:
+    """Detection metrics and the validation threshold of each score.
+
+    Args:
+        val, normal, anomalous: ``{score: (N,) array}`` for the three sets.
+        quantile: the threshold is this quantile of the validation scores (target FPR ``1 - quantile``).
+    Returns ``{score: {auroc, auprc, fpr95, threshold, val_fpr, test_fpr, test_tpr}}``.
+    """
+    results = {}
+    for name in normal:
+        y = np.r_[np.zeros(len(normal[name])), np.ones(len(anomalous[name]))]
+        row = detection_metrics(y, np.r_[normal[name], anomalous[name]])
+        t = validation_threshold(val[name], quantile)
+        row.update(threshold=t, val_fpr=float(np.mean(val[name] > t)),
+                   test_fpr=float(np.mean(normal[name] > t)), test_tpr=float(np.mean(anomalous[name] > t)))
+        results[name] = row
+    return results
+
+
+def histogram_figure(normal: dict[str, np.ndarray], anomalous: dict[str, np.ndarray],
+                     thresholds: dict[str, float] | None = None):
+    """One panel per score: normal vs anomalous score histograms, with the threshold as a line.
+
+    The x range is the 0.5-99.5 percentile range of both sets, so a few extreme scores do not
+    squeeze the rest into one bin.
+    """
+    plt = _figure()
+    names = list(normal)
+    ncol = min(3, len(names))
+    nrow = math.ceil(len(names) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
+    for ax, name in zip(axes.ravel(), names):
+        both = np.r_[normal[name], anomalous[name]]
+        lo, hi = np.percentile(both, [0.5, 99.5])
+        bins = np.linspace(lo, hi if hi > lo else lo + 1, 50)
+        ax.hist(np.clip(normal[name], lo, hi), bins, density=True, alpha=0.6, label="normal")
+        ax.hist(np.clip(anomalous[name], lo, hi), bins, density=True, alpha=0.6, label="anomalous")
+        if thresholds and np.isfinite(thresholds.get(name, np.nan)):
+            ax.axvline(thresholds[name], color="k", linestyle="--", label="threshold")
+        ax.set_xlabel(f"{name} score ({'squared error' if name == 'recon' else 'nats'})")
+        ax.set_ylabel("density")
+        ax.legend(fontsize=8)
+    fig.suptitle("Anomaly scores: normal vs anomalous test examples")
+    fig.tight_layout()
+    return fig
+
+
+def scores_csv(scores: dict[str, np.ndarray], y: torch.Tensor | None = None) -> str:
+    """CSV text: ``index,label,<score>...``, one row per example (label empty when unknown)."""
+    names = list(scores)
+    n = len(scores[names[0]])
+    labels = [""] * n if y is None else [str(int(v)) for v in y.tolist()]
+    rows = [",".join(["index", "label", *names])]
+    rows += [",".join([str(i), labels[i], *(repr(float(scores[k][i])) for k in names)]) for i in range(n)]
+    return "\n".join(rows) + "\n"
