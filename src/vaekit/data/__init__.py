@@ -22,7 +22,8 @@ class DataConfig:
     Attributes:
         spec: source spec ``NAME`` or ``NAME:ARG``, e.g. ``digits``, ``mnist:/data/mnist``.
         binarize: "none", "dynamic" (re-sampled each epoch) or "static" (one fixed sample).
-        standardize: per-feature standardization (for Gaussian likelihoods on tabular data).
+        standardize: per-feature standardization (for Gaussian likelihoods on tabular data); None
+            (the default) leaves it to the source: on for ``csv``, off for the others.
         val_fraction: fraction of train split off (seeded) when the source has no validation split;
             0 trains on the whole training split (no validation).
         seed: seed for the validation split and for fixed binarization of evaluation data.
@@ -39,7 +40,7 @@ class DataConfig:
 
     spec: str = "digits"
     binarize: str = "none"
-    standardize: bool = False
+    standardize: bool | None = None
     val_fraction: float = 0.1
     seed: int = 0
     image_size: list | None = None
@@ -60,6 +61,9 @@ class DataConfig:
             raise ConfigError("data.classes must name at least one class (or be null for all)")
         if not 0.0 <= self.perturb <= 1.0:
             raise ConfigError(f"data.perturb must lie in [0, 1], got {self.perturb}")
+        if self.image_size is not None and not (
+                len(self.image_size) == 2 and all(isinstance(s, int) and s > 0 for s in self.image_size)):
+            raise ConfigError(f"data.image_size must be [height, width] in pixels, got {self.image_size}")
 
     @property
     def source(self) -> tuple[str, str | None]:
@@ -87,6 +91,14 @@ def keep_classes(ds: Dataset | None, classes: list[int] | None) -> Dataset | Non
     return ds.subset(keep)
 
 
+def align_classes(*splits: Dataset | None) -> None:
+    """Give every labelled split the largest ``n_classes`` among them (a test split may lack a class)."""
+    labelled = [ds for ds in splits if ds is not None and ds.y is not None]
+    n_classes = max((ds.n_classes for ds in labelled), default=None)
+    for ds in labelled:
+        ds.n_classes = n_classes
+
+
 def load_data(cfg: DataConfig) -> tuple[Splits, Preprocessor]:
     """Load, split and prepare data.
 
@@ -96,6 +108,7 @@ def load_data(cfg: DataConfig) -> tuple[Splits, Preprocessor]:
     """
     src = load_source(cfg)
     train, val, test = src.train, src.val, src.test
+    align_classes(train, val, test)
     if val is None and cfg.val_fraction > 0:
         train, val = split_off_validation(train, cfg.val_fraction, cfg.seed)
     train, val, test = (keep_classes(ds, cfg.classes) for ds in (train, val, test))
@@ -107,7 +120,8 @@ def load_data(cfg: DataConfig) -> tuple[Splits, Preprocessor]:
         val = None if val is None else binarize_once(val, cfg.seed + 1)
         test = None if test is None else binarize_once(test, cfg.seed + 2)
     mean = std = None
-    if cfg.standardize:
+    standardize = cfg.standardize if cfg.standardize is not None else src.standardize and cfg.binarize == "none"
+    if standardize:  # unset: the source's default (on for csv)
         mean, std = fit_standardizer(train)
     pre = Preprocessor(max_value=train.max_value, binarize=cfg.binarize, mean=mean, std=std)
     return Splits(train=train, val=val, test=test), pre

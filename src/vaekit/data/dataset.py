@@ -102,12 +102,19 @@ class Splits:
 
 @dataclass
 class SourceData:
-    """What a source reader returns: its own splits where it has them."""
+    """What a source reader returns: its own splits where it has them.
+
+    Attributes:
+        extra: facts about the source, e.g. ``classes`` (class names by label) or ``columns``.
+        standardize: whether ``load_data`` standardizes when ``data.standardize`` is unset
+            (True for tabular sources).
+    """
 
     train: Dataset
     test: Dataset | None = None
     val: Dataset | None = None
     extra: dict = field(default_factory=dict)
+    standardize: bool = False
 
 
 def split_off_validation(train: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:

@@ -1,0 +1,105 @@
+"""Helpers shared by the file readers: reading (gunzipping) bytes, finding split files, labels.
+
+Every problem with a user's file is a :class:`~vaekit.errors.DataError` whose one-line message
+starts with the file's path.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...errors import DataError
+
+
+def read_bytes(path: Path) -> bytes:
+    """File contents, transparently gunzipped for ``.gz``; corrupt/truncated files raise DataError."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if path.suffix != ".gz":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: corrupt or truncated gzip file ({exc})") from None
+
+
+def existing_path(arg: str | None, source: str, example: str) -> Path:
+    """The path of a ``source:PATH`` spec; missing argument or path is a DataError."""
+    if not arg:
+        raise DataError(f"the {source} source needs a path, e.g. {source}:{example}")
+    path = Path(arg).expanduser()
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
+    return path
+
+
+def find_file(folder: Path, patterns: tuple[str, ...]) -> Path | None:
+    """The one file in ``folder`` matching the first productive glob pattern, or None.
+
+    A raw file and its ``.gz`` copy count as one (the raw one is read: no decompression). Several
+    different matches are ambiguous: a DataError lists them.
+    """
+    for pattern in patterns:
+        hits = sorted(p for p in folder.glob(pattern) if p.is_file())
+        if not hits:
+            continue
+        names = {p.name.removesuffix(".gz") for p in hits}
+        if len(names) > 1:
+            listed = ", ".join(sorted(names))
+            raise DataError(f"{folder}: several files match {pattern!r} ({listed}); "
+                            "point the spec at one of them or at a file-name prefix (FOLDER/PREFIX)")
+        raw = [p for p in hits if p.suffix != ".gz"]
+        return (raw or hits)[0]
+    return None
+
+
+def labels_tensor(values: np.ndarray, where: str, n: int, n_classes: int | None = None) -> torch.Tensor:
+    """Check integer class labels and return them as int64.
+
+    Args:
+        values: ``(N,)`` labels (any integer dtype, or floats holding whole numbers).
+        where: file named in error messages.
+        n: number of examples the labels belong to.
+        n_classes: labels must lie in ``[0, n_classes)`` when given, in ``[0, inf)`` otherwise.
+    """
+    if values.ndim != 1 or len(values) != n:
+        raise DataError(f"{where}: {n} examples but labels of shape {values.shape}")
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise DataError(f"{where}: labels contain NaN or inf")
+    if values.dtype.kind not in "iub" and not (values.dtype.kind == "f" and (values == np.round(values)).all()):
+        raise DataError(f"{where}: labels must be integers, got dtype {values.dtype}")
+    y = torch.from_numpy(values.astype(np.int64))  # (N,)
+    lo, hi = int(y.min()), int(y.max())
+    top = "" if n_classes is None else f", {n_classes - 1}"
+    if lo < 0 or (n_classes is not None and hi >= n_classes):
+        raise DataError(f"{where}: labels outside the expected range [0{top}]: found {lo}..{hi}")
+    return y
+
+
+def encode_labels(values: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Map label strings to ``0..K-1`` in sorted order (numerically when all are numbers).
+
+    Returns:
+        ``(N,)`` int64 codes and the K class names (code ``k`` is ``classes[k]``).
+    """
+    try:
+        keys = {v: float(v) for v in set(values)}
+    except ValueError:
+        keys = {v: v for v in set(values)}
+    classes = sorted(keys, key=keys.__getitem__)
+    code = {c: k for k, c in enumerate(classes)}
+    return np.fromiter((code[v] for v in values), np.int64, len(values)), classes
+
+
+def check_finite(x: np.ndarray, where: str) -> None:
+    """NaN or inf in float data is a DataError naming the first bad example."""
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        bad = np.argwhere(~np.isfinite(x))[0]
+        raise DataError(f"{where}: contains NaN or inf (first at example {bad[0]}, index {tuple(bad[1:])})")
