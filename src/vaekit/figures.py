@@ -1,14 +1,27 @@
-"""The standard pictures of a run: reconstructions, prior samples, loss curves."""
+"""Pictures of a model: reconstructions, samples, interpolations, traversals, arithmetic, projections.
+
+Each ``*_figure`` function returns a labelled matplotlib figure (save it with :func:`save`). Model
+outputs are mapped back to data space (``Preprocessor.invert``) for display; images become padded
+grayscale or RGB grids, flat vectors (tabular data) become labelled heat-map panels.
+"""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
+from . import latent
 from .data import Dataset, Preprocessor
+from .errors import ConfigError
+from .latent.embed import Projection
 from .models import VAE
-from .viz import image_grid, loss_figure, save_figure, save_image, vector_panel
+from .viz import (bar_figure, gif_bytes, image_grid, labelled_grid, loss_figure, save_figure, scatter_figure,
+                  vector_panel)
+
+save = save_figure
 
 
 def to_display(x: torch.Tensor, pre: Preprocessor) -> torch.Tensor:
@@ -16,40 +29,163 @@ def to_display(x: torch.Tensor, pre: Preprocessor) -> torch.Tensor:
     return pre.invert(x)
 
 
-@torch.no_grad()
-def reconstruction_figure(model: VAE, ds: Dataset, pre: Preprocessor, path: Path, n: int = 16) -> Path:
-    """Originals (top rows) above their reconstructions E[x | mu(x)] (bottom rows)."""
-    device = next(model.parameters()).device
-    n = min(n, len(ds))
-    x = pre(ds.x[:n].to(device))
-    y = None if ds.y is None else ds.y[:n].to(device)
-    x_hat = model.reconstruct(x, y)
-    x, x_hat = to_display(x, pre), to_display(x_hat, pre)
-    if x.dim() == 4:
-        nrow = 8 if n >= 8 else n
-        return save_image(image_grid(torch.cat([x, x_hat]), nrow=nrow), path)
-    return save_figure(vector_panel([x, x_hat], ["original", "reconstruction"], "Reconstructions"), path)
+def grid_figure(x: torch.Tensor, pre: Preprocessor, title: str, row_labels: Sequence[str] = (),
+                col_labels: Sequence[str] = (), xlabel: str = "", ylabel: str = ""):
+    """Show ``x (R, C, *shape)`` (model space) as a labelled image grid, or as a vector panel for flat data.
+
+    In a vector panel each of the R rows is a block of C vectors, in column order.
+    """
+    r, c = x.shape[:2]
+    shown = to_display(x.reshape(r * c, *x.shape[2:]), pre).reshape(x.shape)
+    if x.dim() == 5:
+        return labelled_grid(shown, title, row_labels, col_labels, xlabel, ylabel)
+    blocks = [shown[i].reshape(c, -1) for i in range(r)]
+    note = f" (rows in a block: {col_labels[0]} .. {col_labels[-1]})" if col_labels and c > 1 else ""
+    return vector_panel(blocks, list(row_labels) or [""] * r, title + note)
 
 
-@torch.no_grad()
-def samples_figure(model: VAE, pre: Preprocessor, path: Path, n: int = 64, y: torch.Tensor | None = None,
-                   temperature: float = 1.0, mean: bool = True) -> Path:
-    """Decoder means (or draws) of ``n`` prior samples as an 8-wide grid."""
-    if model.conditional and y is None:
-        device = next(model.parameters()).device
-        y = torch.arange(n, device=device) % model.n_classes
-    x = to_display(model.sample(n, y=y, temperature=temperature, mean=mean), pre)
-    if x.dim() == 4:
-        return save_image(image_grid(x, nrow=8), path)
-    return save_figure(vector_panel([x], ["sample"], "Prior samples"), path)
+def _rows(x: torch.Tensor, ncol: int) -> torch.Tensor:
+    """``(N, *shape) -> (R, ncol, *shape)`` for images (blank white cells fill the last row); vectors stay one block."""
+    if x.dim() != 4:
+        return x[None]
+    r = math.ceil(len(x) / ncol)
+    blank = torch.ones(r * ncol - len(x), *x.shape[1:], device=x.device, dtype=x.dtype)
+    return torch.cat([x, blank]).reshape(r, ncol, *x.shape[1:])
+
+
+def reconstruction_figure(model: VAE, x: torch.Tensor, y: torch.Tensor | None, pre: Preprocessor,
+                          ncol: int = 8, title: str = "Reconstructions E[x | z = mu(x)]"):
+    """Originals above their reconstructions, in pairs of rows of ``ncol`` items."""
+    x_hat = latent.reconstruct(model, x, y)
+    if x.dim() != 4:
+        return grid_figure(torch.stack([x, x_hat]), pre, title, ["original", "reconstruction"])
+    ncol = min(ncol, len(x))
+    pairs = torch.stack([_rows(x, ncol), _rows(x_hat, ncol)], dim=1)  # (R, 2, ncol, *shape)
+    labels = [name for _ in range(len(pairs)) for name in ("original", "reconstruction")]
+    return grid_figure(pairs.flatten(0, 1), pre, title, labels)
+
+
+def samples_figure(model: VAE, pre: Preprocessor, n: int = 64, label: int | None = None,
+                   temperature: float = 1.0, mean: bool = False, ncol: int = 8):
+    """``n`` prior samples (decoder means or random draws) in rows of ``ncol``."""
+    x = latent.sample(model, n, label=label, temperature=temperature, mean=mean)
+    what = "decoder means E[x|z]" if mean else "draws x ~ p(x|z)"
+    cond = "" if not model.conditional else f", label {label}" if label is not None else ", labels 0, 1, ... in turn"
+    return grid_figure(_rows(x, min(ncol, n)), pre, f"{n} prior samples ({what}, temperature {temperature:g}{cond})")
+
+
+def interpolation_figure(model: VAE, x0: torch.Tensor, x1: torch.Tensor, pre: Preprocessor, steps: int = 10,
+                         methods: Sequence[str] = latent.INTERPOLATIONS, y: torch.Tensor | None = None):
+    """One row per method: input A, the decoded path t = 0..1, input B."""
+    rows = [torch.cat([x0[None], latent.interpolate(model, x0, x1, steps, m, y), x1[None]]) for m in methods]
+    ts = [f"{t:.2f}" for t in torch.linspace(0, 1, steps).tolist()]
+    return grid_figure(torch.stack(rows), pre, f"Interpolation between the posterior means of A and B ({steps} steps)",
+                       list(methods), ["A", *ts, "B"], xlabel="t (0 = A, 1 = B)")
+
+
+def interpolation_gif(model: VAE, x0: torch.Tensor, x1: torch.Tensor, pre: Preprocessor, steps: int = 10,
+                      method: str = "slerp", y: torch.Tensor | None = None, duration_ms: int = 120) -> bytes:
+    """Animated GIF of the decoded path from A to B and back (images only)."""
+    if x0.dim() != 3:
+        raise ConfigError("an animated GIF needs image data; these examples are flat vectors")
+    path = to_display(latent.interpolate(model, x0, x1, steps, method, y), pre)  # (S, C, H, W)
+    frames = [image_grid(x[None], nrow=1, min_cell=96) for x in path]
+    return gif_bytes(frames + frames[-2:0:-1], duration_ms)
+
+
+def traversal_figure(model: VAE, x: torch.Tensor, y: torch.Tensor | None, pre: Preprocessor,
+                     centre: tuple[torch.Tensor, torch.Tensor | None] | None = None, span: float = 3.0,
+                     steps: int = 9, include_inactive: bool = False, max_dims: int | None = None,
+                     label: int | None = None, centre_name: str = "the chosen item"):
+    """Each latent dimension swept over [-span, span], rows ordered by mean KL over ``x``.
+
+    Args:
+        x, y: a batch (model space) to measure each dimension's KL on.
+        centre: ``(x_c, y_c)``, one input ``(*shape)`` and its label (or None) whose posterior mean is
+            the centre of the sweeps; None centres them on z = 0.
+        include_inactive: also show dimensions with KL <= :data:`latent.ACTIVE_KL` nats.
+        max_dims: show at most this many dimensions (the highest-KL ones).
+        label: label of the decoded images for conditional models (default: the centre's, or 0).
+    """
+    kl = latent.kl_per_dim(model, x, y)  # (Z,)
+    dims = latent.kl_order(kl, include_inactive)[:max_dims]
+    if len(dims) == 0:
+        dims = latent.kl_order(kl, True)[:1]  # posterior collapse: still show the top dimension
+    z0, yc = _centre(model, centre, label)
+    values = torch.linspace(-span, span, steps)
+    out = latent.traverse(model, z0, dims, values, yc)
+    hidden = model.latent_dim - len(dims)
+    where = "z = 0" if centre is None else f"the posterior mean of {centre_name}"
+    note = f"; {hidden} lower-KL dimensions hidden" if hidden else ""
+    return grid_figure(out, pre, f"Latent traversals around {where} (ordered by KL{note})",
+                       [f"z{int(d)} (KL {float(kl[d]):.3f})" for d in dims], [f"{v:+.1f}" for v in values.tolist()],
+                       xlabel="value of the swept dimension", ylabel="dimension (mean KL, nats)")
+
+
+def _centre(model: VAE, centre, label: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The sweeps' centre ``(Z,)`` and the label ``(1,)`` to decode with (None for unconditional models)."""
+    if centre is None:
+        y = latent.labels_for(model, 1, label if label is not None or not model.conditional else 0)
+        return torch.zeros(model.latent_dim, device=next(model.parameters()).device), y
+    xc, yc = centre
+    yc = None if yc is None else yc.reshape(1)
+    z0 = latent.posterior_mean(model, xc[None], yc)[0]
+    if not model.conditional:
+        return z0, latent.labels_for(model, 1, label)
+    return z0, yc if label is None else latent.labels_for(model, 1, label)
+
+
+def manifold_figure(model: VAE, pre: Preprocessor, n: int = 15, label: int | None = None):
+    """The decoded n x n grid of Gaussian quantiles of a 2-D latent space (Kingma & Welling 2014, Fig. 4)."""
+    x = latent.manifold(model, n, y=latent.labels_for(model, 1, label))
+    v = [f"{t:+.1f}" for t in latent.manifold_values(n).tolist()]
+    return grid_figure(x, pre, "Learned 2-D manifold (z at Gaussian quantiles 5%..95%)", v[::-1], v,
+                       xlabel="z0", ylabel="z1")
+
+
+def arithmetic_figure(model: VAE, x: torch.Tensor, y: torch.Tensor | None, vector: torch.Tensor,
+                      pre: Preprocessor, a: int, b: int, scales: Sequence[float] = (1.0,)):
+    """Inputs, their reconstructions (before) and decodings of mu(x) + s * v(a - b) (after), per column."""
+    out = latent.arithmetic(model, x, vector, (0.0, *scales), y)  # (1 + S, B, *shape)
+    labels = ["input", "before: mu(x)", *(f"after: mu(x) {s:+g}·v" for s in scales)]
+    return grid_figure(torch.cat([x[None], out]), pre,
+                       f"Latent arithmetic: v = mean mu(label {a}) - mean mu(label {b})", labels,
+                       [str(i) for i in range(len(x))], xlabel="item")
+
+
+def projection_figure(proj: Projection, y: torch.Tensor | None, title: str | None = None):
+    """Scatter of a 2-D projection of posterior means, coloured by label with a legend."""
+    names = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
+    labels = None if y is None else y.cpu().numpy()
+    title = title or f"{names[proj.method]} of the posterior means ({len(proj.points)} examples)"
+    return scatter_figure(proj.points, labels, title, *proj.axis_labels)
+
+
+def kl_figure(kl: torch.Tensor):
+    """Mean KL per latent dimension (nats) with the activity threshold."""
+    values = kl.detach().cpu().numpy()
+    return bar_figure(values, [str(j) for j in range(len(values))], "KL per latent dimension",
+                      "latent dimension", "mean KL (nats)", threshold=latent.ACTIVE_KL)
+
+
+def eval_batch(ds: Dataset, pre: Preprocessor, device, n: int | None = None):
+    """The first ``n`` examples of ``ds`` (all when None) as model inputs and labels."""
+    idx = torch.arange(len(ds) if n is None else min(n, len(ds)))
+    return pre(ds.x[idx].to(device)), None if ds.y is None else ds.y[idx].to(device)
 
 
 def write_run_figures(model: VAE, ds: Dataset, pre: Preprocessor, history: list[dict], folder: Path) -> list[Path]:
     """``reconstructions.png``, ``samples.png`` and ``loss.png`` in ``folder``."""
     was_training = model.training
     model.eval()
-    paths = [reconstruction_figure(model, ds, pre, folder / "reconstructions.png"),
-             samples_figure(model, pre, folder / "samples.png"),
-             save_figure(loss_figure(history), folder / "loss.png")]
+    x, y = eval_batch(ds, pre, next(model.parameters()).device, 16)
+    paths = [save(reconstruction_figure(model, x, y, pre), folder / "reconstructions.png"),
+             save(samples_figure(model, pre, mean=True), folder / "samples.png"),
+             save(loss_figure(history), folder / "loss.png")]
     model.train(was_training)
     return paths
+
+
+__all__ = ["arithmetic_figure", "eval_batch", "grid_figure", "interpolation_figure", "interpolation_gif", "kl_figure",
+           "manifold_figure", "projection_figure", "reconstruction_figure", "samples_figure", "save",
+           "to_display", "traversal_figure", "write_run_figures"]

@@ -1,4 +1,4 @@
-"""Pictures: padded image grids (grayscale or RGB), vector panels, loss curves.
+"""Pictures: padded image grids (grayscale or RGB) with labels, vector panels, scatter/bar plots, loss curves.
 
 Everything writes PNGs atomically and uses matplotlib's non-interactive Agg backend.
 """
@@ -70,40 +70,138 @@ def save_image(img: Image.Image, path: str | Path) -> Path:
     return Path(path)
 
 
-def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
+def figure_png(fig, dpi: int = 110) -> bytes:
+    """Render a matplotlib figure to PNG bytes (tight bounding box) and close it."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     _figure().close(fig)
-    write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
+    write_bytes(path, figure_png(fig, dpi))
     return Path(path)
 
 
-def vector_panel(rows: Sequence[torch.Tensor], labels: Sequence[str], title: str):
-    """Heat-map panel of flat vectors: one block of rows per entry of ``rows`` (each ``(N, D)``)."""
+def vector_panel(rows: Sequence[torch.Tensor], labels: Sequence[str], title: str, xlabel: str = "feature"):
+    """Heat map of flat vectors for tabular data: one labelled block of rows per entry of ``rows``.
+
+    Args:
+        rows: blocks, each ``(N_i, D)`` (or ``(N_i, *shape)``, flattened).
+        labels: one label per block, shown at the block's centre on the y axis.
+    """
     plt = _figure()
-    fig, axes = plt.subplots(len(rows), 1, figsize=(8, 1.2 + 0.35 * sum(len(r) for r in rows)), squeeze=False)
-    lo = min(float(r.min()) for r in rows)
-    hi = max(float(r.max()) for r in rows)
-    for ax, r, label in zip(axes[:, 0], rows, labels):
-        im = ax.imshow(r.reshape(len(r), -1).cpu().numpy(), aspect="auto", cmap="viridis", vmin=lo, vmax=hi)
-        ax.set_ylabel(label)
-        ax.set_xlabel("feature")
-    fig.colorbar(im, ax=axes[:, 0].tolist(), label="value")
-    fig.suptitle(title)
+    blocks = [r.detach().float().reshape(len(r), -1).cpu().numpy() for r in rows]
+    data = np.concatenate(blocks)  # (sum N_i, D)
+    fig, ax = plt.subplots(figsize=(8, min(14.0, 1.4 + 0.14 * len(data))))
+    im = ax.imshow(data, aspect="auto", cmap="viridis", interpolation="nearest")
+    edges = np.cumsum([len(b) for b in blocks])
+    for edge in edges[:-1]:
+        ax.axhline(edge - 0.5, color="white", linewidth=2)
+    ax.set_yticks(edges - np.array([len(b) for b in blocks]) / 2 - 0.5, list(labels))
+    ax.set_xlabel(xlabel)
+    fig.colorbar(im, ax=ax, label="value")
+    ax.set_title(title)
     return fig
 
 
-def loss_figure(history: list[dict], title: str = "Training curves"):
-    """Train/validation negative ELBO per epoch (nats per example), labelled axes."""
+def labelled_grid(x: torch.Tensor, title: str = "", row_labels: Sequence[str] = (),
+                  col_labels: Sequence[str] = (), xlabel: str = "", ylabel: str = "", pad: int = 2):
+    """A padded image grid with a title, row/column tick labels and axis labels.
+
+    Args:
+        x: ``(R, C, ch, H, W)`` images in [0, 1]: R rows of C cells.
+        row_labels, col_labels: one label per row / column (empty: no ticks).
+    Returns a matplotlib figure (grayscale for one channel, RGB for three).
+    """
     plt = _figure()
-    fig, ax = plt.subplots(figsize=(6.4, 4))
-    epochs = [row["epoch"] for row in history]
-    ax.plot(epochs, [row["train_nelbo"] for row in history], label="train -ELBO")
-    if history and "val_nelbo" in history[0]:
-        ax.plot(epochs, [row["val_nelbo"] for row in history], label="validation -ELBO")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("negative ELBO (nats per example)")
+    r, c = x.shape[:2]
+    img = image_grid(x.reshape(r * c, *x.shape[2:]), nrow=c, pad=pad)
+    pitch_y, pitch_x = (img.height - pad) / r, (img.width - pad) / c
+    cell_in = 0.65 if x.shape[-2] <= 32 else 1.0
+    fig, ax = plt.subplots(figsize=(max(2.5, c * cell_in), max(1.2, r * cell_in * pitch_y / pitch_x)))
+    ax.imshow(np.asarray(img), cmap="gray" if img.mode == "L" else None, vmin=0, vmax=255,
+              interpolation="nearest")
+    centre = lambda pitch, n: pad + np.arange(n) * pitch + (pitch - pad) / 2 - 0.5  # noqa: E731
+    ax.set_xticks(centre(pitch_x, c) if col_labels else [], list(col_labels), fontsize=8)
+    ax.set_yticks(centre(pitch_y, r) if row_labels else [], list(row_labels), fontsize=8)
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return fig
+
+
+def scatter_figure(points: np.ndarray, labels: np.ndarray | None, title: str, xlabel: str, ylabel: str,
+                   class_names: Sequence[str] | None = None):
+    """2-D scatter coloured by integer label with a legend (one colour and no legend without labels).
+
+    Args:
+        points: ``(N, 2)`` coordinates.
+        labels: ``(N,)`` integer labels or None.
+    """
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(6.4, 5.2))
+    if labels is None:
+        ax.scatter(points[:, 0], points[:, 1], s=8, alpha=0.7)
+    else:
+        classes = np.unique(labels)
+        cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+        for i, k in enumerate(classes):
+            name = class_names[k] if class_names is not None else str(k)
+            ax.scatter(*points[labels == k].T, s=8, alpha=0.75, color=cmap(i % cmap.N), label=name)
+        ax.legend(title="label", markerscale=2.5, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend()
+    return fig
+
+
+def bar_figure(values: np.ndarray, tick_labels: Sequence[str], title: str, xlabel: str, ylabel: str,
+               threshold: float | None = None):
+    """Bar chart of ``values`` with an optional dashed horizontal threshold line."""
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.32 * len(values) + 1.5), 3.4))
+    ax.bar(np.arange(len(values)), values, color="tab:blue")
+    ax.set_xticks(np.arange(len(values)), list(tick_labels), fontsize=7, rotation=90 if len(values) > 24 else 0)
+    if threshold is not None:
+        ax.axhline(threshold, color="tab:red", linestyle="--", linewidth=1, label=f"threshold {threshold:g}")
+        ax.legend(fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def gif_bytes(frames: Sequence[Image.Image], duration_ms: int = 120) -> bytes:
+    """An endlessly looping animated GIF of ``frames``."""
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=list(frames[1:]), duration=duration_ms, loop=0)
+    return buf.getvalue()
+
+
+def loss_figure(history: list[dict], title: str = "Training curves"):
+    """Train/validation negative ELBO (left) and its rate and distortion (right) per epoch, in nats."""
+    plt = _figure()
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    epochs = [row["epoch"] for row in history]
+    for split, style in (("train", "-"), ("val", "--")):
+        if not history or f"{split}_nelbo" not in history[0]:
+            continue
+        name = "train" if split == "train" else "validation"
+        ax.plot(epochs, [row[f"{split}_nelbo"] for row in history], style, label=f"{name} -ELBO")
+        for term, color in (("rate", "tab:orange"), ("distortion", "tab:green")):
+            ax2.plot(epochs, [row[f"{split}_{term}"] for row in history], style, color=color, label=f"{name} {term}")
+    ax.set_ylabel("negative ELBO (nats per example)")
+    ax2.set_ylabel("nats per example")
+    ax2.set_title("rate (KL) and distortion (-log p(x|z))")
+    for a in (ax, ax2):
+        a.set_xlabel("epoch")
+        a.grid(alpha=0.3)
+        a.legend(fontsize=8)
+    ax.set_title(title)
     return fig

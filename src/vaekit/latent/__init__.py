@@ -1,0 +1,30 @@
+"""Using the latent space: sample, reconstruct, interpolate, traverse, arithmetic, embed, project.
+
+Python API (the CLI subcommands of the same names call these)::
+
+    import vaekit
+    from vaekit import figures, latent
+
+    run = vaekit.open_run("runs/vae-digits")
+    ds = latent.load_split(run)                           # the run's test split
+    x, y = latent.batch(run, ds, latent.choose(ds, n=8))  # model inputs, labels
+    x_new = latent.sample(run.model, 64, temperature=0.8, mean=True)
+    path = latent.interpolate(run.model, x[0], x[1], steps=10, method="slerp")
+    kl = latent.kl_per_dim(run.model, x)                  # order traversals by it
+    emb = latent.embed(run.model, ds, run.preprocessor)   # mu, logvar, labels
+    proj = latent.project(emb.mu, "pca")
+    figures.save(figures.projection_figure(proj, emb.y), "projection.png")
+"""
+
+from .embed import PROJECTIONS, Embedding, Projection, embed, project, save_embedding
+from .inputs import batch, choose, load_images, load_split
+from .ops import (ACTIVE_KL, INTERPOLATIONS, arithmetic, attribute_vector, decode_mean, interpolate,
+                  interpolate_latent, kl_order, kl_per_dim, labels_for, lerp, manifold, manifold_values,
+                  posterior_mean, reconstruct, sample, slerp, traverse)
+
+__all__ = [
+    "ACTIVE_KL", "INTERPOLATIONS", "PROJECTIONS", "Embedding", "Projection", "arithmetic", "attribute_vector",
+    "batch", "choose", "decode_mean", "embed", "interpolate", "interpolate_latent", "kl_order", "kl_per_dim",
+    "labels_for", "lerp", "load_images", "load_split", "manifold", "manifold_values", "posterior_mean",
+    "project", "reconstruct", "sample", "save_embedding", "slerp", "traverse",
+]

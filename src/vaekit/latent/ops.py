@@ -1,0 +1,202 @@
+"""Moving around the latent space: prior samples, reconstructions, interpolations, traversals, arithmetic.
+
+Every function takes a model (any registered VAE; conditional models get labels ``y``), works on the
+model's device and returns decoder means ``E[x | z]`` in model space (undo preprocessing for display
+with ``Preprocessor.invert``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import ConfigError, DataError
+from ..models import VAE
+
+#: Mean KL (nats) a latent dimension needs to count as active (used by traversals and reports).
+ACTIVE_KL = 0.01
+INTERPOLATIONS = ("lerp", "slerp")
+
+
+def _device(model: VAE) -> torch.device:
+    return next(model.parameters()).device
+
+
+def labels_for(model: VAE, n: int, label: int | None = None) -> torch.Tensor | None:
+    """Labels for ``n`` generated examples: None for unconditional models.
+
+    A conditional model gets ``label`` for all ``n`` (or the classes in turn, 0, 1, ..., when None).
+    """
+    if not model.conditional:
+        if label is not None:
+            raise ConfigError(f"--label needs a conditional model; model {model.config.name!r} is not conditional")
+        return None
+    if label is not None and not 0 <= label < model.n_classes:
+        raise ConfigError(f"label must lie in [0, {model.n_classes - 1}], got {label}")
+    y = torch.arange(n) % model.n_classes if label is None else torch.full((n,), label)
+    return y.to(_device(model))
+
+
+@torch.no_grad()
+def sample(model: VAE, n: int, label: int | None = None, temperature: float = 1.0,
+           mean: bool = False) -> torch.Tensor:
+    """``n`` draws: z ~ N(0, T^2 I), then x ~ p(x | z) (or E[x | z] when ``mean``). Returns ``(n, *shape)``."""
+    if n < 1 or temperature < 0:
+        raise ConfigError(f"need n >= 1 and temperature >= 0, got n={n}, temperature={temperature}")
+    return model.sample(n, y=labels_for(model, n, label), temperature=temperature, mean=mean)
+
+
+@torch.no_grad()
+def reconstruct(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    """E[x | z = mu(x)] for a batch ``x (B, *shape)``: ``(B, *shape)``."""
+    return model.reconstruct(x, y)
+
+
+@torch.no_grad()
+def posterior_mean(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    """mu(x) = E_q[z | x]: ``(B, Z)``."""
+    return model.encode(x, y).mean
+
+
+@torch.no_grad()
+def decode_mean(model: VAE, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    """E[x | z] for ``z (..., Z)``: ``(..., *shape)`` (leading dims are flattened and restored)."""
+    lead = z.shape[:-1]
+    flat = z.reshape(-1, z.shape[-1])  # (M, Z)
+    if y is not None and y.numel() == 1:
+        y = y.reshape(1).expand(flat.shape[0])
+    return model.decode(flat, y).mean.reshape(*lead, *model.sample_shape)
+
+
+def lerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Linear interpolation (1 - t) z0 + t z1. ``z0, z1 (Z,)``, ``t (S,)`` -> ``(S, Z)``."""
+    t = t.to(z0)[:, None]  # (S, 1)
+    return (1 - t) * z0 + t * z1
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """Spherical interpolation (Shoemake 1985; White 2016, "Sampling Generative Networks", Sec. 2.1).
+
+    slerp(z0, z1; t) = sin((1 - t) W) / sin W * z0 + sin(t W) / sin W * z1, cos W = <z0, z1> / (|z0| |z1|).
+    Follows great circles of the Gaussian prior's typical shell instead of cutting through its low-norm
+    centre. Falls back to :func:`lerp` when the vectors are (anti-)parallel. ``(Z,), (Z,), (S,) -> (S, Z)``.
+    """
+    cos = torch.dot(z0, z1) / (z0.norm() * z1.norm()).clamp_min(eps)
+    omega = torch.arccos(cos.clamp(-1.0, 1.0))
+    if torch.sin(omega).abs() < eps:
+        return lerp(z0, z1, t)
+    t = t.to(z0)[:, None]  # (S, 1)
+    return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)
+
+
+def interpolate_latent(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "lerp") -> torch.Tensor:
+    """``steps`` points from ``z0`` to ``z1`` (endpoints included): ``(steps, Z)``."""
+    if method not in INTERPOLATIONS:
+        raise ConfigError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {method!r}")
+    if steps < 2:
+        raise ConfigError(f"interpolation needs at least 2 steps, got {steps}")
+    t = torch.linspace(0, 1, steps, device=z0.device)
+    return (lerp if method == "lerp" else slerp)(z0, z1, t)
+
+
+@torch.no_grad()
+def interpolate(model: VAE, x0: torch.Tensor, x1: torch.Tensor, steps: int = 10, method: str = "lerp",
+                y: torch.Tensor | None = None) -> torch.Tensor:
+    """Decode the path between the posterior means of two inputs.
+
+    Args:
+        x0, x1: ``(*shape)`` single inputs (model space).
+        y: a single label for conditional models (used for encoding both and decoding the path).
+    Returns ``(steps, *shape)``; the first and last rows are the reconstructions of ``x0`` and ``x1``.
+    """
+    y1 = None if y is None else y.reshape(1)
+    z0 = posterior_mean(model, x0[None], y1)[0]  # (Z,)
+    z1 = posterior_mean(model, x1[None], y1)[0]
+    return decode_mean(model, interpolate_latent(z0, z1, steps, method), y1)
+
+
+@torch.no_grad()
+def kl_per_dim(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 1000) -> torch.Tensor:
+    """Mean KL(q(z_j | x) || N(0, 1)) of each latent dimension over the batch: ``(Z,)`` nats.
+
+    Dimensions with (almost) zero KL are unused by the encoder ("inactive units", Burda et al. 2015,
+    Sec. 5.2 count them by the variance of mu; the mean KL is the same idea measured in nats).
+    """
+    total = None
+    for start in range(0, x.shape[0], batch_size):
+        yb = None if y is None else y[start:start + batch_size]
+        kl = model.encode(x[start:start + batch_size], yb).kl_dims().sum(0)  # (Z,)
+        total = kl if total is None else total + kl
+    return total / x.shape[0]
+
+
+def kl_order(kl: torch.Tensor, include_inactive: bool = False, threshold: float = ACTIVE_KL) -> torch.Tensor:
+    """Latent dimensions sorted by decreasing KL; inactive ones (KL <= threshold) dropped unless asked."""
+    order = torch.argsort(kl, descending=True)
+    return order if include_inactive else order[kl[order] > threshold]
+
+
+@torch.no_grad()
+def traverse(model: VAE, z0: torch.Tensor, dims: torch.Tensor, values: torch.Tensor,
+             y: torch.Tensor | None = None) -> torch.Tensor:
+    """Sweep single latent dimensions around ``z0`` (Higgins et al. 2017, Fig. 1 style traversals).
+
+    Args:
+        z0: ``(Z,)`` the centre (a posterior mean, or zeros for the prior mode).
+        dims: ``(R,)`` dimensions to sweep, one row each.
+        values: ``(C,)`` values the swept dimension takes.
+        y: a single label for conditional models.
+    Returns ``(R, C, *shape)`` decoder means.
+    """
+    r, c = len(dims), len(values)
+    z = z0.expand(r, c, z0.shape[-1]).clone()  # (R, C, Z)
+    z[torch.arange(r, device=z.device), :, dims.to(z.device)] = values.to(z).expand(r, c)
+    return decode_mean(model, z, y)
+
+
+def manifold_values(n: int = 15, quantile: float = 0.05) -> torch.Tensor:
+    """Gaussian quantiles Phi^-1(linspace(q, 1 - q, n)): an evenly-probable grid axis, ``(n,)``."""
+    if n < 2 or not 0 < quantile < 0.5:
+        raise ConfigError(f"manifold grid needs n >= 2 and 0 < quantile < 0.5, got n={n}, quantile={quantile}")
+    return torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(quantile, 1 - quantile, n))
+
+
+@torch.no_grad()
+def manifold(model: VAE, n: int = 15, quantile: float = 0.05, y: torch.Tensor | None = None) -> torch.Tensor:
+    """The learned 2-D manifold (Kingma & Welling 2014, Fig. 4): decode an n x n grid of prior quantiles.
+
+    Row i, column j decodes z = (v[j], v[n - 1 - i]) with v = :func:`manifold_values`, so z1 grows to the
+    right and z2 upwards. Returns ``(n, n, *shape)``; needs a model with exactly 2 latent dimensions.
+    """
+    if model.latent_dim != 2:
+        raise ConfigError(f"the manifold grid needs a 2-D latent space, this model has {model.latent_dim}")
+    v = manifold_values(n, quantile).to(_device(model))
+    z = torch.stack([v[None, :].expand(n, n), v.flip(0)[:, None].expand(n, n)], dim=-1)  # (n, n, 2)
+    return decode_mean(model, z, y)
+
+
+def attribute_vector(mu: torch.Tensor, y: torch.Tensor, a: int, b: int) -> torch.Tensor:
+    """Attribute vector mean(mu | label a) - mean(mu | label b) (White 2016, Sec. 2.4; Larsen et al. 2016).
+
+    Args:
+        mu: ``(N, Z)`` posterior means.
+        y: ``(N,)`` labels.
+    Returns ``(Z,)``.
+    """
+    for label in (a, b):
+        if not bool((y == label).any()):
+            raise DataError(f"no examples with label {label} to build the attribute vector from")
+    return mu[y == a].mean(0) - mu[y == b].mean(0)
+
+
+@torch.no_grad()
+def arithmetic(model: VAE, x: torch.Tensor, vector: torch.Tensor, scales: tuple[float, ...] = (0.0, 1.0),
+               y: torch.Tensor | None = None) -> torch.Tensor:
+    """Decode mu(x) + s * vector for each scale s: ``x (B, *shape)`` -> ``(S, B, *shape)``.
+
+    Scale 0 is the plain reconstruction ("before"), scale 1 adds the whole vector ("after").
+    """
+    mu = posterior_mean(model, x, y)  # (B, Z)
+    s = torch.tensor(scales, device=mu.device, dtype=mu.dtype)
+    z = mu[None] + s[:, None, None] * vector.to(mu)  # (S, B, Z)
+    yy = None if y is None else y.repeat(len(scales))
+    return decode_mean(model, z, yy)
