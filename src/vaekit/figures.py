@@ -144,13 +144,17 @@ def manifold_figure(model: VAE, pre: Preprocessor, n: int = 15, label: int | Non
 
 
 def arithmetic_figure(model: VAE, x: torch.Tensor, y: torch.Tensor | None, vector: torch.Tensor,
-                      pre: Preprocessor, a: int, b: int, scales: Sequence[float] = (1.0,)):
-    """Inputs, their reconstructions (before) and decodings of mu(x) + s * v(a - b) (after), per column."""
+                      pre: Preprocessor, a: int, b: int, scales: Sequence[float] = (1.0,),
+                      items: Sequence[int] | None = None):
+    """Inputs, their reconstructions (before) and decodings of mu(x) + s * v(a - b) (after), per column.
+
+    ``items`` names the columns (e.g. the inputs' dataset positions).
+    """
     out = latent.arithmetic(model, x, vector, (0.0, *scales), y)  # (1 + S, B, *shape)
     labels = ["input", "before: mu(x)", *(f"after: mu(x) {s:+g}·v" for s in scales)]
     return grid_figure(torch.cat([x[None], out]), pre,
                        f"Latent arithmetic: v = mean mu(label {a}) - mean mu(label {b})", labels,
-                       [str(i) for i in range(len(x))], xlabel="item")
+                       [str(i) for i in (items if items is not None else range(len(x)))], xlabel="item")
 
 
 def projection_figure(proj: Projection, y: torch.Tensor | None, title: str | None = None):

@@ -1,0 +1,31 @@
+"""``vaekit project``: a 2-D PCA / t-SNE / UMAP scatter of posterior means, coloured by label."""
+
+from __future__ import annotations
+
+import argparse
+
+from .latent_args import add_data_args, add_run_args, check_positive, open_run, out_path, split
+
+
+def register(sub) -> None:
+    p = sub.add_parser("project", help="scatter of the latent space: PCA (default), t-SNE, or UMAP if installed")
+    add_run_args(p, "projection.png")
+    add_data_args(p)
+    p.add_argument("--method", choices=["pca", "tsne", "umap"], default="pca", help="projection (default pca)")
+    p.add_argument("--max-points", type=int, default=5000, metavar="N",
+                   help="project a seeded random subset of at most N examples (default 5000)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..figures import projection_figure, save
+    from ..latent import choose, embed, project
+
+    check_positive(max_points=args.max_points)
+    r = open_run(args)
+    ds = split(args, r)
+    index = choose(ds, n=min(args.max_points, len(ds)), seed=args.seed).sort().values
+    emb = embed(r.model, ds, r.preprocessor, index=index)
+    fig = projection_figure(project(emb.mu, args.method, args.seed), emb.y)
+    print(f"written: {save(fig, out_path(args))}")
+    return 0

@@ -1,0 +1,28 @@
+"""``vaekit report``: the run's self-contained HTML report (config, metrics, curves, pictures)."""
+
+from __future__ import annotations
+
+import argparse
+
+from .latent_args import add_data_args, open_run
+
+
+def register(sub) -> None:
+    p = sub.add_parser("report", help="write the run's self-contained HTML report")
+    p.add_argument("run", metavar="RUN", help="run directory")
+    p.add_argument("--out", metavar="FILE", help="output file (default RUN/report.html)")
+    p.add_argument("--weights", default="best", choices=["best", "last"], help="which weights (default best)")
+    p.add_argument("--device", default="auto", metavar="DEV", help="auto, cpu or cuda")
+    p.add_argument("--seed", type=int, default=0, help="seed of the prior samples")
+    add_data_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..latent import load_split
+    from ..report import write_report
+
+    r = open_run(args)
+    ds = load_split(r, args.data, args.split) if args.data or args.split else None
+    print(f"written: {write_report(r, ds, path=args.out)}")
+    return 0

@@ -1,0 +1,28 @@
+"""``vaekit sample``: a grid of prior samples (temperature, decoder means or draws, class labels)."""
+
+from __future__ import annotations
+
+import argparse
+
+from .latent_args import add_label_arg, add_run_args, check_positive, open_run, out_path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sample", help="draw samples from the prior as an image grid")
+    add_run_args(p, "samples.png")
+    p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("--temperature", type=float, default=1.0, help="scale of the prior draw z ~ N(0, T^2 I)")
+    p.add_argument("--mean", action="store_true", help="show decoder means E[x|z] instead of draws x ~ p(x|z)")
+    p.add_argument("--ncol", type=int, default=8, help="samples per row (default 8)")
+    add_label_arg(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..figures import samples_figure, save
+
+    check_positive(n=args.n, ncol=args.ncol)
+    r = open_run(args)
+    fig = samples_figure(r.model, r.preprocessor, args.n, args.label, args.temperature, args.mean, args.ncol)
+    print(f"written: {save(fig, out_path(args))}")
+    return 0

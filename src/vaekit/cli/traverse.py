@@ -1,0 +1,45 @@
+"""``vaekit traverse``: latent traversals ordered by KL, or the 2-D manifold grid for 2-D latents."""
+
+from __future__ import annotations
+
+import argparse
+
+from .latent_args import (add_data_args, add_label_arg, add_run_args, check_positive, items, open_run, out_path,
+                          split)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("traverse", help="sweep each latent dimension (ordered by KL); manifold grid for 2-D latents")
+    add_run_args(p, "traversal.png")
+    add_data_args(p)
+    p.add_argument("--index", type=int, metavar="I", help="centre on the posterior mean of item I (default z = 0)")
+    p.add_argument("--span", type=float, default=3.0, help="sweep each dimension over [-span, span] (default 3)")
+    p.add_argument("--steps", type=int, default=9, help="values per dimension (default 9)")
+    p.add_argument("--all-dims", action="store_true", help="also show inactive dimensions (KL <= 0.01 nats)")
+    p.add_argument("--max-dims", type=int, metavar="N", help="show at most N dimensions (highest KL first)")
+    p.add_argument("--kl-examples", type=int, default=1000, metavar="N",
+                   help="examples to measure each dimension's KL on (default 1000)")
+    p.add_argument("--kind", choices=["auto", "dims", "manifold"], default="auto",
+                   help="dims: per-dimension sweeps; manifold: 2-D grid; auto: manifold for 2-D latents")
+    p.add_argument("--grid", type=int, default=15, help="manifold grid size (default 15)")
+    add_label_arg(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..figures import eval_batch, manifold_figure, save, traversal_figure
+
+    check_positive(steps=args.steps, max_dims=args.max_dims, kl_examples=args.kl_examples)
+    r = open_run(args)
+    if args.kind == "manifold" or (args.kind == "auto" and r.model.latent_dim == 2):
+        fig = manifold_figure(r.model, r.preprocessor, args.grid, args.label)
+    else:
+        ds = split(args, r)
+        x, y = eval_batch(ds, r.preprocessor, next(r.model.parameters()).device, args.kl_examples)
+        centre = None if args.index is None else items(args, r, ds, [args.index])  # ((1, *shape), (1,) | None)
+        centre = None if centre is None else (centre[0][0], centre[1])
+        fig = traversal_figure(r.model, x, y, r.preprocessor, centre, args.span, args.steps, args.all_dims,
+                               args.max_dims, args.label, f"item {args.index} of {ds.name or 'the data'}")
+    print(f"written: {save(fig, out_path(args))}")
+    return 0
+

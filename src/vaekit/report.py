@@ -1,0 +1,188 @@
+"""A self-contained HTML report of a run: config, metrics, loss curves and latent-space pictures.
+
+One file (``report.html`` in the run directory): every picture is an embedded base64 PNG, styles are
+inline, there is no script and no network request, so it opens anywhere, offline, and can be mailed.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+from pathlib import Path
+
+import torch
+import yaml
+
+from . import figures, latent
+from .config import to_dict
+from .data import Dataset
+from .errors import VaekitError
+from .evaluate.likelihood import bits_per_dim
+from .io import write_text
+from .run import Run
+from .viz import figure_png, loss_figure
+
+log = logging.getLogger(__name__)
+#: Examples of the evaluation split used for the report's latent-space pictures.
+REPORT_EXAMPLES = 1000
+TERMS = (("nelbo", "negative ELBO (nats)"), ("rate", "rate: KL(q(z|x) || p(z)) (nats)"),
+         ("distortion", "distortion: -log p(x|z) (nats)"), ("bpd", "bits per dimension"))
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; padding: 0 1em; color: #222; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: .5em 0; } td, th { border: 1px solid #ccc; padding: .25em .6em; }
+th { background: #f3f3f3; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+figure { margin: 1em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { color: #555; font-size: .9em; max-width: 60em; } pre { background: #f6f6f6; padding: .8em; overflow: auto; }
+.note { color: #a60; }
+"""
+
+
+def read_history(path: Path) -> list[dict]:
+    """The per-epoch rows of ``metrics.jsonl`` (empty when missing)."""
+    file = path / "metrics.jsonl"
+    if not file.is_file():
+        return []
+    return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+
+
+def write_report(run: Run, ds: Dataset | None = None, history: list[dict] | None = None,
+                 path: str | Path | None = None) -> Path:
+    """Write the report (default ``RUN/report.html``) and return its path.
+
+    Args:
+        ds: examples for the latent-space pictures; None loads the run's evaluation split (test, else
+            validation, else train), and the pictures that need data are left out if that fails.
+        history: per-epoch metrics; None reads ``metrics.jsonl``.
+    """
+    path = Path(path) if path is not None else run.path / "report.html"
+    write_text(path, build_report(run, ds, history))
+    return path
+
+
+def build_report(run: Run, ds: Dataset | None = None, history: list[dict] | None = None) -> str:
+    """The report as one HTML string."""
+    history = read_history(run.path) if history is None else history
+    notes = []
+    if ds is None:
+        try:
+            ds = latent.load_split(run)
+        except VaekitError as exc:
+            notes.append(f"data pictures left out: {exc}")
+    model = run.model
+    was_training = model.training
+    model.eval()
+    try:
+        pictures = _pictures(run, ds, history)
+    finally:
+        model.train(was_training)
+    body = [_header(run, notes), _metrics_section(run, history), *pictures, _config_section(run), _epochs_section(history)]
+    title = f"vaekit report: {run.path.name}"
+    return (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{_esc(title)}</title>\n"
+            f"<style>{STYLE}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n")
+
+
+def _pictures(run: Run, ds: Dataset | None, history: list[dict]) -> list[str]:
+    model, pre = run.model, run.preprocessor
+    out = []
+    if history:
+        out.append(_figure("Loss curves", loss_figure(history),
+                           "Per-epoch means on the training and validation data; -ELBO = rate + distortion."))
+    if ds is not None:
+        x, y = figures.eval_batch(ds, pre, next(model.parameters()).device, REPORT_EXAMPLES)
+        out.append(_figure("Reconstructions", figures.reconstruction_figure(model, x[:16], None if y is None else y[:16], pre),
+                           f"The first 16 examples of {_esc(ds.name or 'the data')} and their reconstructions."))
+    out.append(_figure("Samples", figures.samples_figure(model, pre, 64, mean=True),
+                       "Decoder means of 64 draws from the prior N(0, I)."))
+    if ds is not None:
+        out += _latent_figures(run, ds, x, y)
+    return out
+
+
+def _latent_figures(run: Run, ds: Dataset, x: torch.Tensor, y: torch.Tensor | None) -> list[str]:
+    model, pre = run.model, run.preprocessor
+    kl = latent.kl_per_dim(model, x, y)
+    active = int((kl > latent.ACTIVE_KL).sum())
+    out = [_figure("KL per latent dimension", figures.kl_figure(kl),
+                   f"{active} of {model.latent_dim} dimensions carry more than {latent.ACTIVE_KL} nats "
+                   f"(mean over {len(x)} examples); the others are unused by the encoder.")]
+    if model.latent_dim == 2:
+        out.append(_figure("Learned manifold", figures.manifold_figure(model, pre),
+                           "Decoder means over a grid of prior quantiles of the two latent dimensions."))
+    out.append(_figure("Latent traversals", figures.traversal_figure(model, x, y, pre, max_dims=10),
+                       "Each row sweeps one latent dimension from -3 to 3 with the others at 0; "
+                       "rows are ordered by the dimension's mean KL (at most 10 shown)."))
+    if model.latent_dim >= 2 and len(x) >= 3:
+        emb = latent.embed(model, ds, pre, index=torch.arange(len(x)))
+        out.append(_figure("Projection of the latent space", figures.projection_figure(latent.project(emb.mu), emb.y),
+                           "PCA of the posterior means, coloured by label."))
+    return out
+
+
+def _figure(title: str, fig, caption: str) -> str:
+    data = base64.b64encode(figure_png(fig)).decode("ascii")
+    return (f"<h2>{_esc(title)}</h2>\n<figure><img src=\"data:image/png;base64,{data}\" alt=\"{_esc(title)}\">"
+            f"<figcaption>{caption}</figcaption></figure>")
+
+
+def _header(run: Run, notes: list[str]) -> str:
+    info, cfg = run.info, run.config
+    facts = [("model", cfg.model.name), ("latent dimensions", cfg.model.latent_dim),
+             ("likelihood", cfg.model.likelihood), ("data", info.get("data_spec")),
+             ("example shape", "x".join(map(str, info.get("sample_shape", [])))),
+             ("train / val / test examples", f"{info.get('n_train')} / {info.get('n_val')} / {info.get('n_test')}"),
+             ("status", info.get("status")), ("epochs", info.get("epochs_done")), ("best epoch", info.get("best_epoch")),
+             ("created", info.get("created")), ("vaekit", info.get("vaekit_version"))]
+    rows = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in facts)
+    extra = "".join(f"<p class=\"note\">{_esc(n)}</p>" for n in notes)
+    return f"<h1>vaekit run <code>{_esc(run.path.name)}</code></h1>\n<table>{rows}</table>{extra}"
+
+
+def _metrics_section(run: Run, history: list[dict]) -> str:
+    best = next((r for r in history if r["epoch"] == run.info.get("best_epoch")), history[-1] if history else {})
+    d = run.model.n_data_dims
+    cols = [(f"train (epoch {best.get('epoch', '-')})", _split_terms(best, "train", d)),
+            (f"validation (epoch {best.get('epoch', '-')})", _split_terms(best, "val", d)),
+            ("test (best weights)", run.info.get("test", {}))]
+    cols = [(name, terms) for name, terms in cols if terms]
+    if not cols:
+        return "<h2>Metrics</h2>\n<p>No metrics recorded yet.</p>"
+    head = "".join(f"<th>{_esc(name)}</th>" for name, _ in cols)
+    rows = "".join(f"<tr><th>{_esc(label)}</th>" + "".join(f"<td class=\"num\">{_num(t.get(key))}</td>" for _, t in cols)
+                   + "</tr>" for key, label in TERMS)
+    return (f"<h2>Metrics</h2>\n<table><tr><th>per example</th>{head}</tr>{rows}</table>"
+            "<p>Train and validation columns are the epoch of the best validation -ELBO (the weights "
+            "used for the test column and the pictures).</p>")
+
+
+def _split_terms(row: dict, split: str, n_dims: int) -> dict:
+    terms = {k: row[f"{split}_{k}"] for k in ("nelbo", "rate", "distortion") if f"{split}_{k}" in row}
+    if "nelbo" in terms:
+        terms["bpd"] = bits_per_dim(terms["nelbo"], n_dims)
+    return terms
+
+
+def _config_section(run: Run) -> str:
+    text = yaml.safe_dump(to_dict(run.config), sort_keys=False)
+    return f"<h2>Config</h2>\n<pre>{_esc(text)}</pre>"
+
+
+def _epochs_section(history: list[dict]) -> str:
+    if not history:
+        return ""
+    keys = [k for k in history[0] if k not in ("best",)]
+    head = "".join(f"<th>{_esc(k)}</th>" for k in keys)
+    rows = "".join("<tr>" + "".join(f"<td class=\"num\">{_num(r.get(k))}</td>" for k in keys) + "</tr>" for r in history)
+    return f"<details><summary>All epochs ({len(history)})</summary><table><tr>{head}</tr>{rows}</table></details>"
+
+
+def _num(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) < 1e-3 or abs(v) >= 1e5 else f"{v:.4f}".rstrip("0").rstrip(".")
+    return "-" if v is None else _esc(v)
+
+
+def _esc(v) -> str:
+    return html.escape(str(v))
