@@ -19,6 +19,7 @@ from ..evaluate.likelihood import elbo_stats
 from ..figures import write_run_figures
 from ..io import write_json
 from ..models import build_model
+from ..report import write_report
 from ..run import Run, new_run_dir, open_run, save_weights, write_run_files
 from .config import RunConfig
 from .loop import Trainer
@@ -77,7 +78,7 @@ def train(config: RunConfig | dict) -> Run:
 
 
 def finish_run(path: Path, info: dict, splits: Splits, history: list[dict], device: torch.device) -> Run:
-    """Evaluate the best weights on the test split, draw the figures, mark the run finished."""
+    """Evaluate the best weights on the test split, draw the figures, mark the run finished, write report.html."""
     run = open_run(path, "best", device)
     eval_set = splits.test or splits.val or splits.train
     write_run_figures(run.model, eval_set, run.preprocessor, history, path)
@@ -87,4 +88,5 @@ def finish_run(path: Path, info: dict, splits: Splits, history: list[dict], devi
                 best_epoch=max((r["epoch"] for r in history if r["best"]), default=None))
     write_json(path / "run.json", info)
     run.info = info
+    write_report(run, eval_set, history)
     return run
