@@ -101,5 +101,5 @@ def encode_labels(values: list[str]) -> tuple[np.ndarray, list[str]]:
 def check_finite(x: np.ndarray, where: str) -> None:
     """NaN or inf in float data is a DataError naming the first bad example."""
     if x.dtype.kind == "f" and not np.isfinite(x).all():
-        bad = np.argwhere(~np.isfinite(x))[0]
+        bad = [int(i) for i in np.argwhere(~np.isfinite(x))[0]]
         raise DataError(f"{where}: contains NaN or inf (first at example {bad[0]}, index {tuple(bad[1:])})")

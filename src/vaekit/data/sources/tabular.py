@@ -60,11 +60,16 @@ def read_rows(data: bytes, name: str, delimiter: str | None = None) -> list[tupl
     return rows
 
 
-def split_header(rows: list[tuple[int, list[str]]]) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Column names (from a detected header, else ``"0"``, ``"1"``, ...) and the data rows."""
+def split_header(rows: list[tuple[int, list[str]]], label_column: str | None = None
+                 ) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Column names (from a detected header, else ``"0"``, ``"1"``, ...) and the data rows.
+
+    The first row is a header when it has text above a number, or names ``label_column``.
+    """
     first = rows[0][1]
     second = rows[1][1] if len(rows) > 1 else [""] * len(first)
     header = any(not _is_number(a) and (_is_number(b) or len(rows) == 1) for a, b in zip(first, second))
+    header = header or (label_column in first and not _is_number(label_column))
     if header:
         return first, rows[1:]
     return [str(j) for j in range(len(first))], rows
@@ -104,7 +109,7 @@ def parse_csv(data: bytes, name: str, label_column: str | None = None, delimiter
     Returns:
         features ``(N, D)`` float32, labels ``(N,)`` int64 or None, and ``{"columns", "classes"}``.
     """
-    columns, rows = split_header(read_rows(data, name, delimiter))
+    columns, rows = split_header(read_rows(data, name, delimiter), label_column)
     if not rows:
         raise DataError(f"{name}: a header but no data rows")
     j = _label_index(columns, label_column, name)
