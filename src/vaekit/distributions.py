@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+from typing import Callable, Iterator
 
 import torch
 
 LOG_2PI = math.log(2 * math.pi)
 #: Log-variances are clamped to this range so exp() neither overflows nor underflows to zero.
 LOGVAR_RANGE = (-30.0, 20.0)
+#: Optional source of the N(0, I) noise of :meth:`DiagonalGaussian.rsample`, a callable
+#: ``(shape, device, dtype) -> Tensor`` set with :func:`noise_source` (the evaluator uses it to make
+#: importance samples a function of (example, sample) only); None draws from torch's generator.
+_NOISE: contextvars.ContextVar = contextvars.ContextVar("vaekit_noise", default=None)
 
 
 class DiagonalGaussian:
@@ -43,7 +50,7 @@ class DiagonalGaussian:
         Returns ``(..., Z)``, or ``(n, ..., Z)`` when ``n`` is given.
         """
         shape = self.mu.shape if n is None else (n, *self.mu.shape)
-        eps = torch.randn(shape, device=self.mu.device, dtype=self.mu.dtype)
+        eps = standard_normal(shape, self.mu.device, self.mu.dtype)
         return self.mu + temperature * self.std * eps
 
     def log_prob_dims(self, z: torch.Tensor) -> torch.Tensor:
@@ -67,3 +74,21 @@ class DiagonalGaussian:
     def kl(self, prior: "DiagonalGaussian | None" = None) -> torch.Tensor:
         """Closed-form KL summed over the last dimension, ``(...,)``."""
         return self.kl_dims(prior).sum(-1)
+
+
+@contextlib.contextmanager
+def noise_source(fn: Callable[[tuple, torch.device, torch.dtype], torch.Tensor]) -> Iterator[None]:
+    """Within the block, :meth:`DiagonalGaussian.rsample` takes its N(0, I) noise from ``fn``."""
+    token = _NOISE.set(fn)
+    try:
+        yield
+    finally:
+        _NOISE.reset(token)
+
+
+def standard_normal(shape: tuple, device, dtype) -> torch.Tensor:
+    """N(0, I) noise of ``shape``: from the active :func:`noise_source`, else ``torch.randn``."""
+    fn = _NOISE.get()
+    if fn is None:
+        return torch.randn(shape, device=device, dtype=dtype)
+    return fn(tuple(shape), device, dtype)
