@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..data import DataConfig, Dataset, Preprocessor, batch_indices, binarize_once, keep_classes, load_data
+from ..data import DataConfig, Dataset, Preprocessor, batch_indices, binarize_once, load_data
 from ..errors import ConfigError, DataError
 from ..models import VAE
 from ..registry import Registry
@@ -227,50 +227,61 @@ class DetectionSets:
     anomalous: Dataset
 
 
-def _for_evaluation(cfg: DataConfig, **changes) -> DataConfig:
-    """``cfg`` (a run's data config) with its training-only options off."""
-    return replace(cfg, perturb=0.0, **changes)
+def validation_data(cfg: DataConfig, classes: list[int] | None = None) -> Dataset:
+    """The validation split of a run's data config (restricted to ``classes`` when given).
 
-
-def one_class_sets(cfg: DataConfig, normal_classes: list[int]) -> DetectionSets:
-    """One-class protocol on labelled data: ``normal_classes`` are normal, every other class anomalous.
-
-    The threshold data is the validation split restricted to the normal classes (the same examples a
-    run trained with ``data.classes`` validated on); the test split is scored.
+    An example is in this split whatever ``data.classes`` the run used, so it was never trained on.
     """
-    splits, _ = load_data(_for_evaluation(cfg, classes=None))
-    if splits.val is None or splits.test is None:
-        raise DataError(f"{cfg.spec}: the one-class protocol needs a validation and a test split")
-    if splits.test.y is None:
-        raise DataError(f"{cfg.spec}: the one-class protocol needs labelled data")
-    is_normal = torch.isin(splits.test.y, torch.tensor(normal_classes))  # (N,)
-    if is_normal.all() or not is_normal.any():
-        raise DataError(f"{cfg.spec}: classes {normal_classes} leave no normal or no anomalous test examples")
-    return DetectionSets(val=keep_classes(splits.val, normal_classes),
-                         normal=splits.test.subset(is_normal.nonzero().squeeze(1)),
-                         anomalous=splits.test.subset((~is_normal).nonzero().squeeze(1)))
-
-
-def evaluation_data(cfg: DataConfig, spec: str) -> Dataset:
-    """The examples of ``spec`` to score: its test split when it has one, else all of its examples.
-
-    ``cfg`` (the run's data config) supplies the reading options (CSV label column, image size...);
-    binarized runs get a fixed binarization, as their own evaluation data does.
-    """
-    cfg = _for_evaluation(cfg, spec=spec, classes=None, val_fraction=0.0)
+    cfg = replace(cfg, perturb=0.0, classes=classes or cfg.classes)
     splits, _ = load_data(cfg)
-    if splits.test is not None:
-        return splits.test
-    return binarize_once(splits.train, cfg.seed + 2) if cfg.binarize == "dynamic" else splits.train
-
-
-def two_source_sets(cfg: DataConfig, normal_spec: str, anomalous_spec: str) -> DetectionSets:
-    """Normal and anomalous examples from two sources; the threshold uses the run's validation split."""
-    splits, _ = load_data(_for_evaluation(cfg))
     if splits.val is None:
         raise DataError(f"{cfg.spec}: the run has no validation split to pick a threshold on "
                         "(it was trained with data.val_fraction 0)")
-    return DetectionSets(val=splits.val, normal=evaluation_data(cfg, normal_spec),
+    return splits.val
+
+
+def evaluation_data(cfg: DataConfig, spec: str | None = None) -> Dataset:
+    """The examples of ``spec`` to score: its test split when it has one, else all of its examples.
+
+    Args:
+        cfg: the run's data config; supplies the reading options (CSV label column, image size...).
+        spec: the data to score (default: the run's own, which then needs a test split).
+    Binarized runs get a fixed binarization, as their own evaluation data does.
+    """
+    own = spec is None or spec == cfg.spec
+    cfg = replace(cfg, spec=spec or cfg.spec, classes=None, perturb=0.0, val_fraction=0.0)
+    splits, _ = load_data(cfg)
+    if splits.test is not None:
+        return splits.test
+    if own:
+        raise DataError(f"{cfg.spec}: no test split, and the rest was used for training and validation; "
+                        "give held-out data")
+    return binarize_once(splits.train, cfg.seed + 2) if cfg.binarize == "dynamic" else splits.train
+
+
+def one_class_sets(cfg: DataConfig, normal_classes: list[int], spec: str | None = None) -> DetectionSets:
+    """One-class protocol on labelled data: ``normal_classes`` are normal, every other class anomalous.
+
+    Args:
+        cfg: the run's data config: the threshold is picked on its validation split, restricted to
+            the normal classes (the examples a run trained with ``data.classes`` validated on).
+        normal_classes: labels of the normal examples.
+        spec: the labelled data to test on (see :func:`evaluation_data`); default the run's own.
+    """
+    test = evaluation_data(cfg, spec)
+    if test.y is None:
+        raise DataError(f"{test.name}: the one-class protocol needs labelled data")
+    is_normal = torch.isin(test.y, torch.tensor(normal_classes))  # (N,)
+    if is_normal.all() or not is_normal.any():
+        raise DataError(f"{test.name}: classes {normal_classes} leave no normal or no anomalous test examples")
+    return DetectionSets(val=validation_data(cfg, normal_classes),
+                         normal=test.subset(is_normal.nonzero().squeeze(1)),
+                         anomalous=test.subset((~is_normal).nonzero().squeeze(1)))
+
+
+def two_source_sets(cfg: DataConfig, normal_spec: str, anomalous_spec: str) -> DetectionSets:
+    """Normal and anomalous test examples from two sources; the threshold uses the run's validation split."""
+    return DetectionSets(val=validation_data(cfg), normal=evaluation_data(cfg, normal_spec),
                          anomalous=evaluation_data(cfg, anomalous_spec))
 
 

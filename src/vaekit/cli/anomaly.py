@@ -1,0 +1,187 @@
+"""``vaekit anomaly``: score examples, evaluate detection honestly, train on the normal classes.
+
+- ``vaekit anomaly score RUN --data SPEC --score nll[,kl] [--out FILE.csv]``
+- ``vaekit anomaly eval RUN --normal SPEC --anomalous SPEC`` or ``--data SPEC --normal-classes 0[,1]``
+- ``vaekit anomaly fit --data SPEC --normal-classes 0 [train options] [--perturb RATE]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from . import Parser
+from .common import add_config_args
+
+SCORE_HELP = "nelbo, nll, recon, kl, complexity, llr (needs --background)"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("anomaly", help="anomaly detection: score examples, evaluate, train on normal classes")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+    actions.required = True
+    _register_score(actions)
+    _register_eval(actions)
+    _register_fit(actions)
+
+
+def _class_list(text: str) -> list[int]:
+    try:
+        classes = [int(c) for c in text.split(",") if c.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected class numbers like 0 or 0,1, got {text!r}") from None
+    if not classes:
+        raise argparse.ArgumentTypeError("name at least one class")
+    return classes
+
+
+def _quantile(text: str) -> float:
+    try:
+        q = float(text)
+    except ValueError:
+        q = math.nan
+    if not 0.0 < q <= 1.0:
+        raise argparse.ArgumentTypeError(f"quantile must lie in (0, 1], got {text!r}")
+    return q
+
+
+def _name_list(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _add_scoring_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", metavar="RUN", help="run directory of the trained model")
+    p.add_argument("--background", metavar="RUN", help="background run for the likelihood-ratio score (llr)")
+    p.add_argument("--weights", choices=["best", "last"], default="best")
+    p.add_argument("--device", default="auto", metavar="DEV", help="auto, cpu or cuda")
+    p.add_argument("--k", type=int, default=100, help="importance samples for nll/complexity/llr (default 100)")
+    p.add_argument("--elbo-samples", type=int, default=8, help="posterior draws averaged in nelbo/kl (default 8)")
+    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--seed", type=int, default=0, help="seed of the posterior draws")
+
+
+def _register_score(actions) -> None:
+    p = actions.add_parser("score", help="one anomaly score per example, as CSV (index, label, scores)")
+    _add_scoring_args(p)
+    p.add_argument("--data", metavar="SPEC", help="examples to score (default: the run's data); "
+                   "its test split when it has one, else all of it")
+    p.add_argument("--score", type=_name_list, default=["nll"], metavar="S[,S]", help=f"{SCORE_HELP}; default nll")
+    p.add_argument("--out", metavar="FILE.csv", help="write the CSV here (default: standard output)")
+    p.set_defaults(func=run_score)
+
+
+def _register_eval(actions) -> None:
+    p = actions.add_parser("eval", help="AUROC, AUPRC, FPR at 95%% TPR and a validation threshold per score")
+    _add_scoring_args(p)
+    p.add_argument("--normal", metavar="SPEC", help="normal test examples (with --anomalous)")
+    p.add_argument("--anomalous", metavar="SPEC", help="anomalous test examples (with --normal)")
+    p.add_argument("--data", metavar="SPEC", help="labelled data for the one-class protocol (default: the run's)")
+    p.add_argument("--normal-classes", type=_class_list, metavar="C[,C]",
+                   help="normal classes of --data (default: the run's data.classes)")
+    p.add_argument("--scores", type=_name_list, metavar="S[,S]", help=f"{SCORE_HELP}; default all")
+    p.add_argument("--quantile", type=_quantile, default=0.95,
+                   help="threshold = this quantile of normal validation scores (default 0.95: 5%% FPR)")
+    p.add_argument("--hist", metavar="FILE.png", help="histogram path (default RUN/anomaly_hist.png)")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.set_defaults(func=run_eval)
+
+
+def _register_fit(actions) -> None:
+    p = actions.add_parser("fit", help="train only on the normal classes (vaekit train with data.classes)")
+    add_config_args(p)
+    p.add_argument("--normal-classes", type=_class_list, required=True, metavar="C[,C]")
+    p.add_argument("--perturb", type=float, metavar="RATE",
+                   help="train a likelihood-ratio background: replace this fraction of inputs by noise")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_fit)
+
+
+def _open(args: argparse.Namespace):
+    """The run, the background ``(model, preprocessor)`` or None, and the score options."""
+    from ..device import resolve_device
+    from ..evaluate.anomaly import ScoreOptions
+    from ..run import open_run
+
+    device = resolve_device(args.device)
+    run = open_run(args.run, args.weights, device)
+    background = None
+    if args.background:
+        bg = open_run(args.background, args.weights, device)
+        background = (bg.model, bg.preprocessor)
+    opts = ScoreOptions(k=args.k, elbo_samples=args.elbo_samples, batch_size=args.batch_size, seed=args.seed)
+    return run, background, opts
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from ..evaluate.anomaly import evaluation_data, score_dataset, scores_csv
+    from ..io import write_text
+
+    run, background, opts = _open(args)
+    ds = evaluation_data(run.config.data, args.data)
+    scores = score_dataset(run.model, ds, run.preprocessor, args.score, opts, background)
+    text = scores_csv(scores, ds.y)
+    if args.out:
+        write_text(args.out, text)
+        print(f"wrote {len(ds)} rows ({', '.join(scores)}) to {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def _detection_sets(args: argparse.Namespace, run):
+    """The evaluation sets and a one-line description of the protocol."""
+    from ..errors import ConfigError
+    from ..evaluate.anomaly import one_class_sets, two_source_sets
+
+    cfg = run.config.data
+    if args.normal or args.anomalous:
+        if not (args.normal and args.anomalous) or args.data or args.normal_classes:
+            raise ConfigError("give --normal and --anomalous together, or --data/--normal-classes instead")
+        return two_source_sets(cfg, args.normal, args.anomalous), f"normal {args.normal} vs anomalous {args.anomalous}"
+    classes = args.normal_classes or cfg.classes
+    if classes is None:
+        raise ConfigError("give --normal-classes (the run was trained on all classes) or --normal/--anomalous")
+    spec = args.data or cfg.spec
+    return one_class_sets(cfg, classes, spec), f"one-class protocol on {spec}, normal classes {classes}"
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from ..evaluate.anomaly import DEFAULT_SCORES, evaluate_scores, histogram_figure, score_dataset
+    from ..io import write_json
+    from ..viz import save_figure
+
+    run, background, opts = _open(args)
+    sets, protocol = _detection_sets(args, run)
+    names = args.scores or [*DEFAULT_SCORES, *(["llr"] if background else [])]
+    scores = {part: score_dataset(run.model, getattr(sets, part), run.preprocessor, names, opts, background)
+              for part in ("val", "normal", "anomalous")}
+    results = evaluate_scores(scores["val"], scores["normal"], scores["anomalous"], args.quantile)
+    hist = Path(args.hist) if args.hist else run.path / "anomaly_hist.png"
+    save_figure(histogram_figure(scores["normal"], scores["anomalous"],
+                                 {name: row["threshold"] for name, row in results.items()}), hist)
+    print(f"{protocol}: {len(sets.val)} validation, {len(sets.normal)} normal and "
+          f"{len(sets.anomalous)} anomalous test examples")
+    print(f"threshold: the {args.quantile:g} quantile of normal validation scores "
+          f"(target false-positive rate {1 - args.quantile:.3g}); anomalous if score > threshold")
+    if len(sets.val) * (1 - args.quantile) < 1:
+        print(f"note: {len(sets.val)} validation examples are too few for this quantile; "
+              "the threshold is their largest score")
+    print(f"{'score':<11} {'AUROC':>6} {'AUPRC':>6} {'FPR95':>6} {'threshold':>11} {'val FPR':>8} "
+          f"{'test FPR':>8} {'test TPR':>8}")
+    for name, r in results.items():
+        print(f"{name:<11} {r['auroc']:6.3f} {r['auprc']:6.3f} {r['fpr95']:6.3f} {r['threshold']:11.4g} "
+              f"{r['val_fpr']:8.3f} {r['test_fpr']:8.3f} {r['test_tpr']:8.3f}")
+    print(f"histogram: {hist}")
+    if args.json:
+        write_json(args.json, {"protocol": protocol, "quantile": args.quantile, "scores": results})
+    return 0
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    from .train import run as train
+
+    args.set = [*args.set, f"data.classes=[{','.join(map(str, args.normal_classes))}]"]
+    if args.perturb is not None:
+        args.set.append(f"data.perturb={args.perturb}")
+    return train(args)
