@@ -14,30 +14,30 @@ from vaekit.data.sources.shapes import FULL, SMALL, ShapesSampler, make_shapes, 
 from vaekit.errors import DataError
 
 
-def full_image_reference(factors: torch.Tensor, geometry) -> torch.Tensor:
+def full_image_reference(factors: np.ndarray, geometry) -> np.ndarray:
     """The same rasterization evaluated on every pixel of the image (no window): ``(N, S, S)``."""
     s, margin = geometry.image_size, shapes.RADIUS * shapes.EXTENT
-    shape_id, scale, angle, px, py = shapes.factor_values(factors, geometry).unbind(1)
-    t = (torch.arange(s) + 0.5) / s
-    dx = t.view(1, 1, s) - (margin + px * (1 - 2 * margin)).view(-1, 1, 1)
-    dy = (margin + py * (1 - 2 * margin)).view(-1, 1, 1) - t.view(1, s, 1)
-    r = (scale * shapes.RADIUS).view(-1, 1, 1)
-    cos, sin = angle.cos().view(-1, 1, 1), angle.sin().view(-1, 1, 1)
+    shape_id, scale, angle, px, py = shapes.factor_values(factors, geometry).T
+    t = ((np.arange(s) + 0.5) / s).astype(np.float32)
+    dx = t[None, None, :] - (margin + px * (1 - 2 * margin))[:, None, None]
+    dy = (margin + py * (1 - 2 * margin))[:, None, None] - t[None, :, None]
+    r = (scale * shapes.RADIUS)[:, None, None]
+    cos, sin = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
     u, v = (cos * dx + sin * dy) / r, (cos * dy - sin * dx) / r
-    out = torch.zeros(len(factors), s, s, dtype=torch.uint8)
+    out = np.zeros((len(factors), s, s), dtype=np.uint8)
     for k in range(3):
-        out |= ((shape_id == k).view(-1, 1, 1) & shapes._inside(k, u, v)).to(torch.uint8)
+        out |= ((shape_id == k)[:, None, None] & shapes._inside(k, u, v)).astype(np.uint8)
     return out
 
 
 @pytest.mark.parametrize("geometry", [SMALL, FULL], ids=["small", "full"])
 def test_windowed_rendering_equals_full_image_rendering(geometry):
-    sizes = torch.tensor(geometry.factor_sizes)
-    factors = torch.from_numpy(ShapesSampler(geometry).sample_factors(300, np.random.default_rng(1)))
-    corners = (sizes - 1).expand(4, 5).clone()  # largest shape, last angle, at the four corners
-    corners[:, 3:] = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]]) * (sizes[3:] - 1)
-    factors = torch.cat([factors, corners])
-    assert torch.equal(render(factors, geometry)[:, 0], full_image_reference(factors, geometry))
+    sizes = np.array(geometry.factor_sizes)
+    factors = ShapesSampler(geometry).sample_factors(300, np.random.default_rng(1))
+    corners = np.tile(sizes - 1, (4, 1))  # largest shape, last angle, at the four corners
+    corners[:, 3:] = np.array([[0, 0], [0, 1], [1, 0], [1, 1]]) * (sizes[3:] - 1)
+    factors = np.concatenate([factors, corners])
+    assert (render(factors, geometry)[:, 0].numpy() == full_image_reference(factors, geometry)).all()
 
 
 def test_shapes_small_spec_loads_every_factor_combination():

@@ -57,61 +57,64 @@ FULL = ShapesGeometry(64, (3, 6, 40, 32, 32))
 SMALL = ShapesGeometry(32, (3, 4, 10, 16, 16))
 
 
-def factor_values(factors: torch.Tensor, geometry: ShapesGeometry) -> torch.Tensor:
-    """Factor indices ``(N, 5)`` -> values ``(N, 5)`` float: shape id, scale, angle (rad), x, y in [0, 1]."""
-    sizes = torch.tensor(geometry.factor_sizes, dtype=torch.float32)
-    f = factors.float()  # (N, 5)
+def factor_values(factors: np.ndarray, geometry: ShapesGeometry) -> np.ndarray:
+    """Factor indices ``(N, 5)`` -> values ``(N, 5)`` float32: shape id, scale, angle (rad), x, y in [0, 1]."""
+    sizes = np.array(geometry.factor_sizes, dtype=np.float32)
+    f = np.asarray(factors, dtype=np.float32)  # (N, 5)
     scale = 0.5 + 0.5 * f[:, 1] / max(sizes[1] - 1, 1)
-    angle = 2 * math.pi * f[:, 2] / sizes[2]
-    pos = f[:, 3:] / (sizes[3:] - 1).clamp_min(1)  # (N, 2)
-    return torch.stack([f[:, 0], scale, angle, pos[:, 0], pos[:, 1]], dim=1)
+    angle = np.float32(2 * math.pi) * f[:, 2] / sizes[2]
+    pos = f[:, 3:] / np.maximum(sizes[3:] - 1, 1)  # (N, 2)
+    return np.stack([f[:, 0], scale, angle, pos[:, 0], pos[:, 1]], axis=1)
 
 
-def _inside(shape: int, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def _inside(shape: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Inside-test in shape coordinates (unit radius, v pointing up): ``(n, S, S)`` bool."""
     if shape == 0:  # square of half-side 0.8
-        return torch.maximum(u.abs(), v.abs()) <= 0.8
+        return np.maximum(np.abs(u), np.abs(v)) <= 0.8
     if shape == 1:  # ellipse with semi-axes 1 and 0.6
-        return u.square() + (v / 0.6).square() <= 1.0
+        return u * u + (v * v) / 0.36 <= 1.0
     x, y = 1.2 * u, 1.2 * v + 0.15  # heart curve (x^2 + y^2 - 1)^3 - x^2 y^3 <= 0
-    return (x.square() + y.square() - 1).pow(3) - x.square() * y.pow(3) <= 0
+    x2, y2 = x * x, y * y
+    t = x2 + y2 - 1
+    return t * t * t <= x2 * y2 * y
 
 
-def render(factors: torch.Tensor, geometry: ShapesGeometry) -> torch.Tensor:
+def render(factors: np.ndarray | torch.Tensor, geometry: ShapesGeometry) -> torch.Tensor:
     """Rasterize shapes for factor indices ``(N, 5)`` -> binary images ``(N, 1, S, S)`` uint8.
 
     Each pixel center of a window around the shape is rotated and scaled into the shape's frame
-    and tested against the shape's implicit equation, for a chunk of images at a time.
+    and tested against the shape's implicit equation, for a chunk of images at a time (numpy:
+    single-threaded, so it stays fast on a busy machine).
     """
-    out = torch.zeros(len(factors), 1, geometry.image_size, geometry.image_size, dtype=torch.uint8)
+    factors = np.asarray(factors)
+    out = np.zeros((len(factors), 1, geometry.image_size, geometry.image_size), dtype=np.uint8)
     for start in range(0, len(factors), _CHUNK):
         chunk = factors[start:start + _CHUNK]
         _render_chunk(chunk, geometry, out[start:start + len(chunk), 0])
-    return out
+    return torch.from_numpy(out)
 
 
-def _render_chunk(factors: torch.Tensor, geometry: ShapesGeometry, images: torch.Tensor) -> None:
+def _render_chunk(factors: np.ndarray, geometry: ShapesGeometry, images: np.ndarray) -> None:
     """Draw ``factors (n, 5)`` into ``images (n, S, S)`` (zeros), testing only a window around each shape."""
     s, margin = geometry.image_size, RADIUS * EXTENT
     win = min(s, math.ceil(2 * margin * s) + 2)  # window side in pixels, covers every shape
-    shape_id, scale, angle, px, py = factor_values(factors, geometry).unbind(1)  # (n,) each
+    shape_id, scale, angle, px, py = factor_values(factors, geometry).T  # (n,) each
     cx, cy = margin + px * (1 - 2 * margin), margin + py * (1 - 2 * margin)  # (n,) centers in [0, 1]
-    offsets = torch.arange(win)
-    left = (cx * s - win / 2).round().long().clamp(0, s - win)  # (n,)
-    top = (cy * s - win / 2).round().long().clamp(0, s - win)
+    offsets = np.arange(win)
+    left = np.clip(np.round(cx * s - win / 2).astype(np.int64), 0, s - win)  # (n,)
+    top = np.clip(np.round(cy * s - win / 2).astype(np.int64), 0, s - win)
     cols, rows = left[:, None] + offsets, top[:, None] + offsets  # (n, win) each
-    dx = ((cols + 0.5) / s - cx[:, None]).unsqueeze(1)  # (n, 1, win)
-    dy = (cy[:, None] - (rows + 0.5) / s).unsqueeze(2)  # (n, win, 1), up positive
-    r = (scale * RADIUS).view(-1, 1, 1)
-    cos, sin = angle.cos().view(-1, 1, 1), angle.sin().view(-1, 1, 1)
+    dx = ((cols + 0.5) / s - cx[:, None]).astype(np.float32)[:, None, :]  # (n, 1, win)
+    dy = (cy[:, None] - (rows + 0.5) / s).astype(np.float32)[:, :, None]  # (n, win, 1), up positive
+    r = (scale * RADIUS)[:, None, None]
+    cos, sin = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
     u, v = (cos * dx + sin * dy) / r, (cos * dy - sin * dx) / r  # (n, win, win) each
-    window = torch.zeros(u.shape, dtype=torch.uint8)
+    window = np.zeros(u.shape, dtype=np.uint8)
     for shape in range(len(SHAPE_NAMES)):
         mask = shape_id == shape
         if mask.any():
-            window[mask] = _inside(shape, u[mask], v[mask]).to(torch.uint8)
-    n = torch.arange(len(factors))[:, None, None]
-    images[n, rows[:, :, None], cols[:, None, :]] = window
+            window[mask] = _inside(shape, u[mask], v[mask])
+    images[np.arange(len(factors))[:, None, None], rows[:, :, None], cols[:, None, :]] = window
 
 
 class ShapesSampler:
@@ -136,10 +139,10 @@ class ShapesSampler:
 
     def observations(self, factors: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Images ``(n, 1, S, S)`` uint8 in {0, 1} for factor indices ``(n, 5)`` (stored format)."""
-        factors = torch.as_tensor(np.asarray(factors), dtype=torch.int64)
-        if factors.dim() != 2 or factors.shape[1] != len(FACTOR_NAMES):
-            raise DataError(f"shapes: factors must have shape (n, 5), got {tuple(factors.shape)}")
-        if (factors < 0).any() or (factors >= torch.tensor(self.factor_sizes)).any():
+        factors = np.asarray(factors, dtype=np.int64)
+        if factors.ndim != 2 or factors.shape[1] != len(FACTOR_NAMES):
+            raise DataError(f"shapes: factors must have shape (n, 5), got {factors.shape}")
+        if (factors < 0).any() or (factors >= np.array(self.factor_sizes)).any():
             raise DataError(f"shapes: factor indices must lie below {self.factor_sizes}")
         return render(factors, self.geometry)
 
