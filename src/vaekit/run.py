@@ -7,6 +7,7 @@ Layout of ``runs/<name>/``::
     model.safetensors      last weights        best.safetensors   best validation weights
     preprocess.safetensors standardization statistics (when used)
     metrics.jsonl          one JSON object per epoch
+    checkpoint/            the newest complete training checkpoint (see vaekit.train.checkpoint)
     reconstructions.png  samples.png  loss.png
 """
 
@@ -28,6 +29,7 @@ from .train.config import RunConfig
 
 log = logging.getLogger(__name__)
 WEIGHTS = {"best": "best.safetensors", "last": "model.safetensors"}
+INFO_KEYS = ("sample_shape", "max_value", "binarize")
 
 
 @dataclass
@@ -75,8 +77,21 @@ def load_config(path: str | Path) -> RunConfig:
         raise CheckpointError(f"{path / 'config.yaml'}: {exc}") from None
 
 
+def read_info(path: Path) -> dict:
+    """``run.json`` of a run directory, checked for the facts a model is rebuilt from."""
+    info = read_json(path / "run.json")
+    if not isinstance(info, dict) or not all(k in info for k in INFO_KEYS):
+        raise CheckpointError(f"{path / 'run.json'}: not a vaekit run record (needs {', '.join(INFO_KEYS)})")
+    return info
+
+
 def build_from_run(cfg: RunConfig, info: dict) -> VAE:
-    return build_model(cfg.model, tuple(info["sample_shape"]), info.get("n_classes"))
+    try:
+        return build_model(cfg.model, tuple(info["sample_shape"]), info.get("n_classes"))
+    except (TypeError, ValueError, KeyError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise CheckpointError(f"run.json: cannot rebuild the model ({exc})") from None
 
 
 def load_state(model: VAE, tensors: dict[str, torch.Tensor], source: Path) -> None:
@@ -100,7 +115,7 @@ def open_run(path: str | Path, weights: str = "best", device: str | torch.device
     if weights not in WEIGHTS:
         raise ConfigError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
     cfg = load_config(path)
-    info = read_json(path / "run.json")
+    info = read_info(path)
     model = build_from_run(cfg, info)
     file = path / WEIGHTS[weights]
     if weights == "best" and not file.exists():

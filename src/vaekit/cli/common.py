@@ -34,7 +34,12 @@ FLAG_KEYS = {"data": "data.spec", "model": "model.name", "epochs": "train.epochs
              "binarize": "data.binarize", "device": "train.device", "name": "name", "out_dir": "out_dir"}
 
 
-def overrides_from_args(args: argparse.Namespace) -> list[tuple[str, object]]:
-    """Flag values (when given) followed by --set pairs, in that order of precedence."""
-    pairs = [(key, getattr(args, attr)) for attr, key in FLAG_KEYS.items() if getattr(args, attr, None) is not None]
+def overrides_from_args(args: argparse.Namespace, extra: dict[str, str] | None = None) -> list[tuple[str, object]]:
+    """Flag values (when given) followed by --set pairs, in that order of precedence.
+
+    Args:
+        extra: a subcommand's own flag attribute -> dotted key pairs, added to :data:`FLAG_KEYS`.
+    """
+    keys = {**FLAG_KEYS, **(extra or {})}
+    pairs = [(key, getattr(args, attr)) for attr, key in keys.items() if getattr(args, attr, None) is not None]
     return pairs + [parse_override(text) for text in args.set]

@@ -1,4 +1,7 @@
-"""``vaekit train``: train a model and write its run directory."""
+"""``vaekit train``: train a model and write its run directory, or resume one (``--resume RUN``).
+
+Several processes: ``torchrun --nproc_per_node N -m vaekit train ...`` (DDP; rank 0 prints and writes).
+"""
 
 from __future__ import annotations
 
@@ -7,23 +10,53 @@ import sys
 
 from .common import add_config_args, overrides_from_args
 
+#: training-only flag attribute -> dotted config key
+TRAIN_FLAG_KEYS = {"precision": "train.precision", "compile": "train.compile",
+                   "checkpoint_every": "train.checkpoint_every", "checkpoint_minutes": "train.checkpoint_minutes",
+                   "max_nonfinite": "train.max_nonfinite", "channels_last": "train.channels_last"}
+CHANNELS_LAST = {"auto": None, "on": True, "off": False}
+
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a VAE (default: MLP VAE on the built-in digits)")
     add_config_args(p)
+    p.add_argument("--resume", metavar="RUN",
+                   help="continue RUN from its last checkpoint (only train.epochs, train.lr, device and "
+                        "checkpoint/guard settings may change)")
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], help="fp32 (default), bf16, fp16 (CUDA)")
+    p.add_argument("--compile", action="store_const", const=True, help="torch.compile the loss computation")
+    p.add_argument("--channels-last", choices=list(CHANNELS_LAST),
+                   help="channels-last memory format for conv models (auto: on CUDA)")
+    p.add_argument("--checkpoint-every", type=int, metavar="STEPS", help="also checkpoint every STEPS steps")
+    p.add_argument("--checkpoint-minutes", type=float, metavar="MIN", help="also checkpoint every MIN minutes")
+    p.add_argument("--max-nonfinite", type=int, metavar="N", help="stop after N consecutive non-finite steps")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train.api import train
+    from ..errors import ConfigError
+    from ..train.api import resume, train
     from ..train.config import build_run_config
+    from ..train.distributed import is_main_process
 
-    overrides = overrides_from_args(args)
+    if getattr(args, "channels_last", None) is not None:  # other subcommands may reuse run()
+        args.channels_last = CHANNELS_LAST[args.channels_last]
+    overrides = overrides_from_args(args, TRAIN_FLAG_KEYS)
     if args.quiet:
         overrides.append(("train.progress", False))
-    cfg = build_run_config(args.preset, args.config, overrides)
-    result = train(cfg)
+    if getattr(args, "resume", None):
+        if args.config or args.preset:
+            raise ConfigError("--resume takes its config from the run; drop --config/--preset")
+        result = resume(args.resume, overrides)
+    else:
+        result = train(build_run_config(args.preset, args.config, overrides))
+    if is_main_process():
+        _print_summary(result)
+    return 0
+
+
+def _print_summary(result) -> None:
     last = result.info
     print(f"run: {result.path}")
     print(f"epochs: {last['epochs_done']}  best epoch: {last['best_epoch']}")
@@ -32,4 +65,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"test negative ELBO: {t['nelbo']:.2f} nats (rate {t['rate']:.2f}, distortion {t['distortion']:.2f}), "
               f"{t['bpd']:.4f} bits/dim")
     sys.stdout.flush()
-    return 0

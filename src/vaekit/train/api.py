@@ -1,4 +1,8 @@
-"""``vaekit.train(config) -> Run``: the main job from data to a complete run directory."""
+"""``vaekit.train(config) -> Run`` and ``vaekit.train.api.resume(run_dir) -> Run``.
+
+The main job from data to a complete run directory, on one process or under ``torchrun`` (rank 0
+writes every file), continuing exactly from the last checkpoint when resumed.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +14,31 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from .. import __version__
-from ..config import from_dict
+from ..config import from_dict, set_dotted, to_dict
 from ..data import Splits, load_data
 from ..device import resolve_device
+from ..errors import CheckpointError, ConfigError, TrainingError
 from ..evaluate.likelihood import elbo_stats
 from ..figures import write_run_figures
-from ..io import write_json
-from ..models import build_model
+from ..io import write_json, write_text
+from ..models import VAE, build_model
 from ..report import write_report
-from ..run import Run, new_run_dir, open_run, save_weights, write_run_files
+from ..run import (Run, build_from_run, load_config, load_state, new_run_dir, open_run, read_info, save_weights,
+                   write_run_files)
+from . import distributed
+from .checkpoint import CHECKPOINT_DIR, load_checkpoint
 from .config import RunConfig
+from .distributed import Dist
 from .loop import Trainer
 
 log = logging.getLogger(__name__)
+#: Settings that may change when a run is resumed (everything else must stay as the run began).
+RESUMABLE = ("train.epochs", "train.lr", "train.device", "train.progress", "train.max_nonfinite",
+             "train.grad_clip", "train.eval_batch_size", "train.precision", "train.compile",
+             "train.checkpoint_every", "train.checkpoint_minutes")
 
 
 def seed_everything(seed: int) -> None:
@@ -60,21 +74,116 @@ def train(config: RunConfig | dict) -> Run:
     """Train a model as configured and write its run directory.
 
     Returns the loaded :class:`~vaekit.run.Run` (best weights). ``run.info["test"]`` holds test-split
-    metrics (negative ELBO, rate, distortion, bits/dim) when the data has a test split.
+    metrics (negative ELBO, rate, distortion, bits/dim) when the data has a test split. Under
+    ``torchrun`` every process trains its shard and returns the same run; rank 0 writes it.
     """
     cfg = config if isinstance(config, RunConfig) else from_dict(RunConfig, config)
-    seed_everything(cfg.train.seed)
-    splits, pre = load_data(cfg.data)
     device = resolve_device(cfg.train.device)
-    model = build_model(cfg.model, splits.train.sample_shape, splits.train.n_classes).to(device)
-    path = new_run_dir(cfg)
-    info = run_info(cfg, splits, cfg.data.binarize)
-    write_run_files(path, cfg, info, pre)
-    log.info("training %s on %s -> %s", cfg.model.name, cfg.data.spec, path)
-    trainer = Trainer(model, splits, pre, cfg.train, device)
-    trainer.on_epoch_end.append(_epoch_writer(path))
-    history = trainer.fit()
-    return finish_run(path, info, splits, history, device)
+    d = distributed.setup(device)
+    try:
+        seed_everything(cfg.train.seed)
+        splits, pre = load_data(cfg.data)
+        model = build_model(cfg.model, splits.train.sample_shape, splits.train.n_classes)
+        trainer = _trainer(model, splits, pre, cfg, device, d)
+        info = run_info(cfg, splits, cfg.data.binarize)
+        path = None
+        if d.main:
+            path = new_run_dir(cfg)
+            write_run_files(path, cfg, info, pre)
+        path = Path(distributed.broadcast_text(str(path), d, device))
+        log.info("training %s on %s -> %s", cfg.model.name, cfg.data.spec, path)
+        return _fit(trainer, path, info, splits)
+    finally:
+        distributed.teardown(d)
+
+
+def resume(run_dir: str | Path, overrides: list[tuple[str, object]] = ()) -> Run:
+    """Continue a run from its last checkpoint: same weights, optimizer, schedule, RNG streams and
+    position in the epoch, so the result equals an uninterrupted run (bit for bit on CPU).
+
+    Args:
+        run_dir: the run directory.
+        overrides: ``("train.epochs", 50)`` pairs; only keys in :data:`RESUMABLE` may change.
+    """
+    path = Path(run_dir).expanduser()
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: no such run directory")
+    cfg = resume_config(path, overrides)
+    info = read_info(path)
+    ckpt = load_checkpoint(path)
+    if ckpt.meta.get("model_config") != json.loads(json.dumps(to_dict(cfg.model))):
+        raise CheckpointError(f"{path / 'config.yaml'}: model section does not match the checkpoint")
+    device = resolve_device(cfg.train.device)
+    d = distributed.setup(device)
+    try:
+        splits, pre = load_data(cfg.data)
+        model = _model_for(cfg, info, splits, path)
+        load_state(model, ckpt.model, path / CHECKPOINT_DIR)
+        trainer = _trainer(model, splits, pre, cfg, device, d)
+        trainer.restore(ckpt)
+        if d.main:
+            _reopen(path, cfg, info, trainer.state.history)
+        log.info("resuming %s at epoch %d, step %d", path, trainer.state.epoch, trainer.state.step)
+        return _fit(trainer, path, info, splits)
+    finally:
+        distributed.teardown(d)
+
+
+def resume_config(path: Path, overrides: list[tuple[str, object]] = ()) -> RunConfig:
+    """The run's saved config with the allowed ``overrides`` applied."""
+    cfg = load_config(path)
+    for key, _ in overrides:
+        if key not in RESUMABLE:
+            raise ConfigError(f"{key} cannot change when resuming (allowed: {', '.join(RESUMABLE)})")
+    data = to_dict(cfg)
+    for key, value in overrides:
+        set_dotted(data, key, value)
+    return from_dict(RunConfig, data)
+
+
+def _model_for(cfg: RunConfig, info: dict, splits: Splits, path: Path) -> VAE:
+    """The run's model, after checking the data is the data the run started on."""
+    seen = (info.get("n_train"), info.get("sample_shape"))
+    if seen != (len(splits.train), list(splits.train.sample_shape)):
+        raise CheckpointError(f"{path}: data {cfg.data.spec!r} no longer matches the run "
+                              f"(run: {seen[0]} examples of shape {seen[1]}, now {len(splits.train)} "
+                              f"of {list(splits.train.sample_shape)})")
+    return build_from_run(cfg, info)
+
+
+def _trainer(model: VAE, splits: Splits, pre, cfg: RunConfig, device: torch.device, d: Dist) -> Trainer:
+    trainer = Trainer(model, splits, pre, cfg.train, device, dist=d)
+    if d.active:  # different sampling noise per rank; rank 0 keeps the single-process stream
+        torch.manual_seed(cfg.train.seed + 7919 * d.rank)
+    return trainer
+
+
+def _reopen(path: Path, cfg: RunConfig, info: dict, history: list[dict]) -> None:
+    """Rank 0, before resuming: config with overrides, metrics as of the checkpoint, status running."""
+    write_text(path / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    write_text(path / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in history))
+    info.update(status="running", resumed=info.get("resumed", 0) + 1)
+    write_json(path / "run.json", info)
+
+
+def _fit(trainer: Trainer, path: Path, info: dict, splits: Splits) -> Run:
+    """Train to the end with checkpoints; on a non-finite stop, save what is usable and re-raise."""
+    d = trainer.dist
+    trainer.checkpoint_dir = path
+    if d.main:
+        trainer.on_epoch_end.append(_epoch_writer(path))
+    try:
+        history = trainer.fit()
+    except TrainingError as exc:
+        trainer.save_checkpoint()
+        if d.main:
+            save_weights(trainer.model, path, "last")
+            info.update(status="stopped", error=str(exc))
+            write_json(path / "run.json", info)
+        raise TrainingError(f"{path}: {exc}") from None
+    run = finish_run(path, info, splits, history, trainer.device) if d.main else None
+    distributed.barrier(d)
+    return run if run is not None else open_run(path, "best", trainer.device)
 
 
 def finish_run(path: Path, info: dict, splits: Splits, history: list[dict], device: torch.device) -> Run:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..data import DataConfig
+from ..device import PRECISIONS, check_device_name
 from ..errors import ConfigError
 from ..models import ModelConfig
 from .schedules import SCHEDULES
@@ -27,10 +28,15 @@ class TrainConfig:
         grad_clip: max gradient norm, or None.
         max_nonfinite: consecutive non-finite steps tolerated (skipped) before training stops.
         progress: show a progress bar on a terminal.
+        precision: "fp32", "bf16" (autocast; CPU or CUDA) or "fp16" (autocast + grad scaler; CUDA).
+        compile: wrap the loss computation in ``torch.compile`` (opt-in; first steps compile).
+        channels_last: channels-last memory format for 2-D conv models; None: on CUDA only.
+        checkpoint_every: also checkpoint every this many steps within an epoch (0: epoch ends only).
+        checkpoint_minutes: also checkpoint when this many minutes passed since the last one (0: off).
     """
 
-    epochs: int = 100
-    batch_size: int = 128
+    epochs: int = 200
+    batch_size: int = 64
     lr: float = 1e-3
     seed: int = 0
     device: str = "auto"
@@ -45,6 +51,11 @@ class TrainConfig:
     grad_clip: float | None = None
     max_nonfinite: int = 10
     progress: bool = True
+    precision: str = "fp32"
+    compile: bool = False
+    channels_last: bool | None = None
+    checkpoint_every: int = 0
+    checkpoint_minutes: float = 0.0
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "eval_batch_size", "n_cycles", "free_bits_group", "max_nonfinite"):
@@ -52,8 +63,13 @@ class TrainConfig:
                 raise ConfigError(f"train.{key} must be at least 1, got {getattr(self, key)}")
         if self.lr <= 0:
             raise ConfigError(f"train.lr must be positive, got {self.lr}")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise ConfigError(f"train.device must be auto, cpu or cuda[:N], got {self.device!r}")
+        check_device_name(self.device, "train.device")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.checkpoint_every < 0 or self.checkpoint_minutes < 0:
+            raise ConfigError("train.checkpoint_every and train.checkpoint_minutes must be non-negative")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ConfigError(f"train.grad_clip must be positive or null, got {self.grad_clip}")
         if self.kl_schedule not in SCHEDULES:
             raise ConfigError(f"train.kl_schedule must be one of {', '.join(SCHEDULES)}, got {self.kl_schedule!r}")
         if not 0 < self.cycle_ratio <= 1:

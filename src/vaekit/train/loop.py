@@ -1,37 +1,61 @@
-"""The training loop: a short step (skip non-finite updates, vdvae-style) and an epoch driver."""
+"""The training loop: epochs over in-memory tensors, guarded steps, checkpoints, distributed ranks.
+
+A batch is an index slice of one per-epoch permutation (drawn from the data-order generator), so no
+per-sample Python runs. Everything the loop depends on is in its checkpoint (see
+:mod:`vaekit.train.checkpoint`): a run killed at any step and resumed produces the same weights,
+bit for bit on CPU, as a run that was never interrupted.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import torch
 
-from ..data import Dataset, Preprocessor, Splits, batch_indices, n_batches
-from ..errors import TrainingError
-from ..evaluate.likelihood import elbo_stats
+from ..config import to_dict
+from ..data import Dataset, Preprocessor, Splits
+from ..device import as_channels_last, check_precision, place_model, use_channels_last
+from ..errors import CheckpointError
+from ..evaluate.likelihood import bits_per_dim, elbo_stats
 from ..models import VAE, LossContext
+from .checkpoint import Checkpoint, flatten_optimizer, host_rng_state, save_checkpoint, set_host_rng_state
+from .checkpoint import unflatten_optimizer
 from .config import TrainConfig
+from .distributed import Dist, all_reduce_sum, broadcast_flag, gather, local_batch, shard, wrap_ddp
 from .schedules import KLSchedule
+from .step import TERMS, LossModule, NonFiniteGuard, Stepper, sanitize
 
 log = logging.getLogger(__name__)
-TERMS = ("loss", "nelbo", "rate", "distortion")
+#: Steps between reads of the on-device skip counters on CUDA (CPU reads are free: every step).
+CUDA_CHECK_EVERY = 32
 
 
 @dataclass
 class TrainState:
-    """Counters that a resumed run continues from."""
+    """Counters that a resumed run continues from (saved as JSON in every checkpoint).
+
+    Attributes:
+        epoch: completed epochs.
+        step: optimizer steps taken (skipped ones included).
+        batch: batches done in the current epoch (a mid-epoch checkpoint resumes there).
+        best_val, best_epoch: best validation negative ELBO so far and its epoch.
+        nonfinite_total: skipped (non-finite) steps so far.
+        history: the metrics rows of completed epochs.
+    """
 
     epoch: int = 0
     step: int = 0
+    batch: int = 0
     best_val: float = math.inf
     best_epoch: int = -1
     nonfinite_total: int = 0
-    nonfinite_run: int = 0
     history: list = field(default_factory=list)
 
 
@@ -41,110 +65,204 @@ def make_schedule(cfg: TrainConfig, steps_per_epoch: int) -> KLSchedule:
                       total_steps=cfg.epochs * steps_per_epoch, n_cycles=cfg.n_cycles, cycle_ratio=cfg.cycle_ratio)
 
 
-def train_step(model: VAE, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor | None,
-               ctx: LossContext, grad_clip: float | None,
-               aux_opt: torch.optim.Optimizer | None = None) -> dict[str, torch.Tensor] | None:
-    """One update. Returns the loss terms, or None when the loss or gradient was non-finite
-    (the update is then skipped and the parameters are unchanged)."""
-    out = model.loss(x, y, ctx)
-    opt.zero_grad(set_to_none=True)
-    out["loss"].backward()
-    norm = torch.nn.utils.clip_grad_norm_(model.main_parameters(), grad_clip or math.inf)
-    if not bool(torch.isfinite(out["loss"]) & torch.isfinite(norm)):
-        opt.zero_grad(set_to_none=True)
-        return None
-    opt.step()
-    if aux_opt is not None:
-        aux_loss = model.auxiliary_loss()
-        if aux_loss is not None:
-            aux_opt.zero_grad(set_to_none=True)
-            aux_loss.backward()
-            aux_opt.step()
-            out["aux_loss"] = aux_loss.detach()
-    return out
+def build_loss_fn(model: VAE, cfg: TrainConfig, device: torch.device, d: Dist) -> Callable:
+    """``model.loss``, or its :class:`LossModule` wrapped in DDP (several processes) and/or compiled."""
+    if not d.active and not cfg.compile:
+        return model.loss
+    aux = {id(p) for p in model.auxiliary_parameters()}
+    ignore = [f"model.{name}" for name, p in model.named_parameters() if id(p) in aux]
+    fn = wrap_ddp(LossModule(model), d, device, ignore)
+    return torch.compile(fn) if cfg.compile else fn
 
 
 class Trainer:
-    """Runs epochs over in-memory data; ``on_epoch_end`` callbacks persist what they need."""
+    """Runs epochs over in-memory data.
+
+    ``on_epoch_end`` callbacks (rank 0 only, set by the caller) persist metrics and weights; when
+    ``checkpoint_dir`` is set, a checkpoint is written at every epoch end and, within epochs, every
+    ``train.checkpoint_every`` steps or ``train.checkpoint_minutes`` minutes.
+    """
 
     def __init__(self, model: VAE, splits: Splits, pre: Preprocessor, cfg: TrainConfig,
-                 device: torch.device, state: TrainState | None = None) -> None:
+                 device: torch.device, state: TrainState | None = None, dist: Dist | None = None) -> None:
+        check_precision(cfg.precision, device)
         self.model, self.splits, self.pre, self.cfg, self.device = model, splits, pre, cfg, device
-        self.opt = torch.optim.Adam(model.main_parameters(), lr=cfg.lr)
-        aux = model.auxiliary_parameters()
-        self.aux_opt = torch.optim.Adam(aux, lr=cfg.lr) if aux else None
+        self.dist = dist or Dist()
         self.state = state or TrainState()
-        self.steps_per_epoch = n_batches(len(splits.train), cfg.batch_size)
+        self.batch_size = local_batch(cfg.batch_size, self.dist)
+        self.steps_per_epoch = math.ceil(math.ceil(len(splits.train) / self.dist.world) / self.batch_size)
         self.schedule = make_schedule(cfg, self.steps_per_epoch)
+        self.channels_last = use_channels_last(model, device, cfg.channels_last)
+        place_model(model, device, self.channels_last)
+        self.stepper = Stepper(model, build_loss_fn(model, cfg, device, self.dist), cfg.lr, cfg.grad_clip,
+                               cfg.precision, device, self.dist)
+        self.guard = NonFiniteGuard(device, cfg.max_nonfinite, 1 if device.type == "cpu" else CUDA_CHECK_EVERY)
         self.data_gen = torch.Generator().manual_seed(cfg.seed)
+        self.epoch_rng = self.data_gen.get_state()
+        self.acc = torch.zeros(len(TERMS) + 1, device=device)  # n-weighted term sums, n
         self.on_epoch_end: list[Callable[["Trainer", dict], None]] = []
+        self.checkpoint_dir: Path | None = None
+        self.last_checkpoint = time.monotonic()
         self.train_x = splits.train.x.to(device)
         self.train_y = None if splits.train.y is None else splits.train.y.to(device)
 
+    @property
+    def opt(self) -> torch.optim.Optimizer:
+        return self.stepper.opt
+
     def ctx(self) -> LossContext:
         return LossContext(kl_weight=self.schedule(self.state.step), free_bits=self.cfg.free_bits,
-                           free_bits_group=self.cfg.free_bits_group, step=self.state.step)
+                           free_bits_group=self.cfg.free_bits_group, step=self.state.step,
+                           n_train=len(self.splits.train))
 
     def run_epoch(self, bar=None) -> dict[str, float]:
-        """One pass over the training data; returns mean train terms."""
+        """One pass over this rank's shard of the training data (from ``state.batch`` on); returns
+        the mean train terms over all ranks, skipped steps excluded."""
         self.model.train()
-        sums = torch.zeros(len(TERMS), device=self.device)
-        seen = 0
-        for idx in batch_indices(len(self.splits.train), self.cfg.batch_size, True, self.data_gen):
-            idx = idx.to(self.device)
-            x = self.pre(self.train_x[idx], train=True)
+        self.epoch_rng = self.data_gen.get_state()
+        order = shard(torch.randperm(len(self.splits.train), generator=self.data_gen), self.dist).to(self.device)
+        if self.state.batch == 0:
+            self.acc.zero_()
+        for idx in order.split(self.batch_size)[self.state.batch:]:
+            x = self.pre(self.train_x[idx], train=True)  # (b, *shape) float
             y = None if self.train_y is None else self.train_y[idx]
-            out = train_step(self.model, self.opt, x, y, self.ctx(), self.cfg.grad_clip, self.aux_opt)
+            terms, bad = self.stepper(as_channels_last(x) if self.channels_last else x, y, self.ctx())
+            self.acc += sanitize(terms, bad, len(idx))
+            self.guard.record(bad)
             self.state.step += 1
+            self.state.batch += 1
             if bar is not None:
                 bar.update(1)
-            if out is None:
-                self._count_nonfinite()
-                continue
-            self.state.nonfinite_run = 0
-            sums += torch.stack([out[t].detach() for t in TERMS]) * len(idx)
-            seen += len(idx)
-        means = (sums / max(seen, 1)).tolist()
-        return {f"train_{t}": v for t, v in zip(TERMS, means)}
-
-    def _count_nonfinite(self) -> None:
-        self.state.nonfinite_total += 1
-        self.state.nonfinite_run += 1
-        log.warning("non-finite loss or gradient at step %d: update skipped", self.state.step)
-        if self.state.nonfinite_run >= self.cfg.max_nonfinite:
-            raise TrainingError(f"stopped after {self.state.nonfinite_run} consecutive non-finite steps "
-                                f"(step {self.state.step}); lower train.lr or set train.grad_clip")
+            self.guard.check(self.state.step)
+            if self._checkpoint_due():
+                self.save_checkpoint()
+        self.state.batch = 0
+        totals = all_reduce_sum(self.acc.clone(), self.dist).tolist()
+        return {f"train_{t}": v / max(totals[-1], 1) for t, v in zip(TERMS, totals)}
 
     def validate(self, ds: Dataset | None) -> dict[str, float]:
+        """Validation terms; with several processes each evaluates a strided shard and sums are reduced."""
         if ds is None:
             return {}
-        stats = elbo_stats(self.model, ds, self.pre, self.cfg.eval_batch_size, self.device)
-        return {f"val_{k}": v for k, v in stats.items()}
+        if not self.dist.active:
+            stats = elbo_stats(self.model, ds, self.pre, self.cfg.eval_batch_size, self.device)
+            return {f"val_{k}": v for k, v in stats.items()}
+        idx = torch.arange(self.dist.rank, len(ds), self.dist.world)
+        sums = torch.zeros(4, dtype=torch.float64, device=self.device)
+        if len(idx):
+            stats = elbo_stats(self.model, ds.subset(idx), self.pre, self.cfg.eval_batch_size, self.device)
+            sums += torch.tensor([stats["nelbo"], stats["rate"], stats["distortion"], 1.0], device=self.device) * len(idx)
+        nelbo, rate, distortion, n = all_reduce_sum(sums, self.dist).tolist()
+        return {"val_nelbo": nelbo / n, "val_rate": rate / n, "val_distortion": distortion / n,
+                "val_bpd": bits_per_dim(nelbo / n, self.model.n_data_dims)}
 
     def fit(self) -> list[dict]:
-        """Train from ``state.epoch`` to ``cfg.epochs``; returns the metrics history."""
-        total = (self.cfg.epochs - self.state.epoch) * self.steps_per_epoch
-        with _progress(total, self.cfg.progress) as bar:
+        """Train from the current state to ``cfg.epochs``; returns the metrics history."""
+        total = (self.cfg.epochs - self.state.epoch) * self.steps_per_epoch - self.state.batch
+        with _progress(max(total, 0), self.cfg.progress and self.dist.main) as bar:
             while self.state.epoch < self.cfg.epochs:
-                t0 = time.perf_counter()
-                row = {"epoch": self.state.epoch + 1, **self.run_epoch(bar)}
-                row.update(self.validate(self.splits.val))
-                row.update(step=self.state.step, kl_weight=self.schedule(self.state.step),
-                           skipped_steps=self.state.nonfinite_total, seconds=time.perf_counter() - t0)
-                self.state.epoch += 1
-                self._track_best(row)
-                self.state.history.append(row)
-                if bar is not None:
-                    bar.set_postfix(nelbo=f"{row['train_nelbo']:.2f}", val=f"{row.get('val_nelbo', math.nan):.2f}")
-                for callback in self.on_epoch_end:
-                    callback(self, row)
+                self.fit_epoch(bar)
         return self.state.history
+
+    def fit_epoch(self, bar=None) -> dict:
+        """Train one epoch, validate, run the callbacks, checkpoint; returns the metrics row."""
+        t0 = time.perf_counter()
+        row = {"epoch": self.state.epoch + 1, **self.run_epoch(bar)}
+        self.guard.check(self.state.step, force=True)
+        row.update(self.validate(self.splits.val))
+        self.state.nonfinite_total = int(self.guard.total)
+        row.update(step=self.state.step, kl_weight=self.schedule(self.state.step),
+                   skipped_steps=self.state.nonfinite_total, seconds=time.perf_counter() - t0)
+        self.state.epoch += 1
+        self._track_best(row)
+        self.state.history.append(row)
+        if bar is not None:
+            bar.set_postfix(nelbo=f"{row['train_nelbo']:.2f}", val=f"{row.get('val_nelbo', math.nan):.2f}")
+        for callback in self.on_epoch_end:
+            callback(self, row)
+        self.save_checkpoint()
+        return row
 
     def _track_best(self, row: dict) -> None:
         score = row.get("val_nelbo", row["train_nelbo"])
         row["best"] = score < self.state.best_val
         if row["best"]:
             self.state.best_val, self.state.best_epoch = score, row["epoch"]
+
+    # --- checkpoints ---------------------------------------------------------------------------
+    def _checkpoint_due(self) -> bool:
+        """Mid-epoch checkpoint now? (Never on an epoch's last batch: the epoch-end one follows.)"""
+        if self.checkpoint_dir is None or self.state.batch >= self.steps_per_epoch:
+            return False
+        every, minutes = self.cfg.checkpoint_every, self.cfg.checkpoint_minutes
+        if every and self.state.step % every == 0:
+            return True
+        if minutes and (not self.dist.active or self.state.step % 16 == 0):
+            late = time.monotonic() - self.last_checkpoint >= 60 * minutes
+            return broadcast_flag(late, self.dist, self.device)
+        return False
+
+    def save_checkpoint(self) -> None:
+        """Write a checkpoint to ``checkpoint_dir`` (every rank takes part; rank 0 writes)."""
+        if self.checkpoint_dir is None:
+            return
+        ckpt = self.checkpoint_data()
+        if self.dist.main:
+            save_checkpoint(self.checkpoint_dir, ckpt)
+        self.last_checkpoint = time.monotonic()
+
+    def checkpoint_data(self) -> Checkpoint:
+        """The complete training state as tensors + JSON (collective: RNG states of every rank)."""
+        self.state.nonfinite_total = int(self.guard.total)
+        tensors, opt_meta = flatten_optimizer(self.stepper.opt.state_dict(), "opt")
+        aux_meta = None
+        if self.stepper.aux_opt is not None:
+            aux_tensors, aux_meta = flatten_optimizer(self.stepper.aux_opt.state_dict(), "aux")
+            tensors.update(aux_tensors)
+        tensors.update(self._rng_tensors())
+        tensors.update({f"guard.{k}": v for k, v in self.guard.state().items()}, acc=self.acc)
+        scaler = self.stepper.scaler
+        meta = {"state": dataclasses.asdict(self.state), "optimizer": opt_meta, "aux_optimizer": aux_meta,
+                "scaler": scaler.state_dict() if scaler is not None else None, "rng": host_rng_state(),
+                "world_size": self.dist.world, "model_config": to_dict(self.model.config)}
+        return Checkpoint(model=self.model.state_dict(), tensors=tensors, meta=meta)
+
+    def _rng_tensors(self) -> dict[str, torch.Tensor]:
+        """Data order (at the start of the current epoch, or now between epochs) and torch RNGs per rank."""
+        out = {"rng.data": self.epoch_rng if self.state.batch else self.data_gen.get_state()}
+        for r, t in enumerate(gather(torch.get_rng_state().to(self.device), self.dist)):
+            out[f"rng.torch.{r}"] = t
+        if self.device.type == "cuda":
+            for r, t in enumerate(gather(torch.cuda.get_rng_state(self.device).to(self.device), self.dist)):
+                out[f"rng.cuda.{r}"] = t
+        return out
+
+    def restore(self, ckpt: Checkpoint) -> None:
+        """Continue exactly where ``ckpt`` was taken (weights must already match the model)."""
+        meta, t = ckpt.meta, ckpt.tensors
+        if meta.get("world_size", 1) != self.dist.world:
+            raise CheckpointError(f"checkpoint was written by {meta.get('world_size')} process(es); "
+                                  f"resume with the same number (now {self.dist.world})")
+        try:
+            self._restore(meta, t)
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+            raise CheckpointError(f"checkpoint state does not fit this run ({type(exc).__name__}: {exc})") from None
+
+    def _restore(self, meta: dict, t: dict[str, torch.Tensor]) -> None:
+        self.stepper.opt.load_state_dict(unflatten_optimizer(t, meta["optimizer"], "opt"))
+        if self.stepper.aux_opt is not None:
+            self.stepper.aux_opt.load_state_dict(unflatten_optimizer(t, meta["aux_optimizer"], "aux"))
+        if self.stepper.scaler is not None and meta["scaler"]:
+            self.stepper.scaler.load_state_dict(meta["scaler"])
+        self.stepper.set_lr(self.cfg.lr)
+        self.state = TrainState(**meta["state"])
+        self.acc.copy_(t["acc"])
+        self.guard.load({k: t[f"guard.{k}"] for k in self.guard.state()})
+        self.data_gen.set_state(t["rng.data"])
+        torch.set_rng_state(t[f"rng.torch.{self.dist.rank}"])
+        if self.device.type == "cuda" and f"rng.cuda.{self.dist.rank}" in t:
+            torch.cuda.set_rng_state(t[f"rng.cuda.{self.dist.rank}"], self.device)
+        set_host_rng_state(meta["rng"])
 
 
 class _NullBar:

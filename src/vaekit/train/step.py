@@ -1,0 +1,160 @@
+"""One optimizer step with a non-finite guard that costs no host synchronization on the GPU.
+
+The step follows vdvae's ``training_step``: forward, backward, gradient norm (clipped when
+``train.grad_clip`` is set), and the update is skipped when the loss or the gradient norm is NaN or
+infinite. On CUDA the skip happens on the device: Adam runs fused and reads an on-device ``found_inf``
+flag (the protocol ``torch.amp.GradScaler`` uses), so parameters, moments and the step count stay
+untouched without a ``.item()`` per step. On CPU reading the flag costs nothing, so the plain Adam
+step is simply not taken. :class:`NonFiniteGuard` counts skips on the device and is read every
+``check_every`` steps.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..device import autocast
+from ..errors import TrainingError
+from ..models import VAE, LossContext
+from .distributed import Dist, average_grads
+
+TERMS = ("loss", "nelbo", "rate", "distortion")
+
+
+class LossModule(nn.Module):
+    """``forward(x, y, ctx) = model.loss(x, y, ctx)``: the module DDP and torch.compile wrap."""
+
+    def __init__(self, model: VAE) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None, ctx: LossContext) -> dict[str, torch.Tensor]:
+        return self.model.loss(x, y, ctx)
+
+
+def adam(params: list[nn.Parameter], lr: float, fused: bool) -> torch.optim.Adam:
+    """Adam; the fused kernel honours an on-device ``found_inf`` flag (the skip without a sync)."""
+    return torch.optim.Adam(params, lr=lr, fused=fused or None)
+
+
+def guarded_step(opt: torch.optim.Optimizer, bad: torch.Tensor, on_device: bool) -> None:
+    """``opt.step()`` unless ``bad``: decided on the device (fused Adam) or on the host (CPU)."""
+    if on_device:
+        opt.found_inf = bad.float()
+        opt.step()
+    elif not bad:
+        opt.step()
+
+
+class NonFiniteGuard:
+    """Counts skipped steps on the device; raises after ``limit`` consecutive skips.
+
+    Attributes:
+        total, run, worst: skipped steps, the current streak, the longest streak since the last
+            check (0-d int64 tensors on the training device).
+    """
+
+    def __init__(self, device: torch.device, limit: int, check_every: int = 1) -> None:
+        self.limit, self.check_every = limit, check_every
+        self.total, self.run, self.worst = (torch.zeros((), dtype=torch.int64, device=device) for _ in range(3))
+
+    def record(self, bad: torch.Tensor) -> None:
+        """Add one step's flag (0-d bool tensor); no host sync."""
+        b = bad.long()
+        self.total += b
+        self.run.add_(b).mul_(b)
+        torch.maximum(self.worst, self.run, out=self.worst)
+
+    def check(self, step: int, force: bool = False) -> None:
+        """Every ``check_every`` steps (or when forced): raise after ``limit`` consecutive skips."""
+        if not force and step % self.check_every:
+            return
+        worst = int(self.worst)
+        self.worst.copy_(self.run)
+        if worst >= self.limit:
+            raise TrainingError(f"stopped after {worst} consecutive non-finite steps (step {step}); "
+                                "the last good weights and a checkpoint are saved; lower train.lr or set "
+                                "train.grad_clip and resume")
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {"total": self.total, "run": self.run, "worst": self.worst}
+
+    def load(self, tensors: dict[str, torch.Tensor]) -> None:
+        for key, t in self.state().items():
+            t.copy_(tensors[key])
+
+
+class Stepper:
+    """Forward, backward and a guarded update for one batch.
+
+    Args:
+        model: the VAE (its auxiliary parameters get their own optimizer).
+        loss_fn: ``model``'s :class:`LossModule`, possibly wrapped by DDP and/or torch.compile.
+        lr, grad_clip, precision: from the train config.
+        dist: the process group (gradients of DDP are already averaged; the skip decision then uses
+            only the all-reduced gradient norm, which is identical on every rank).
+        skip_on_device: skip through fused Adam's ``found_inf`` (default: on CUDA).
+    """
+
+    def __init__(self, model: VAE, loss_fn: nn.Module, lr: float, grad_clip: float | None,
+                 precision: str, device: torch.device, dist: Dist, skip_on_device: bool | None = None) -> None:
+        self.model, self.loss_fn, self.grad_clip = model, loss_fn, grad_clip
+        self.on_device = device.type == "cuda" if skip_on_device is None else skip_on_device
+        self.params = model.main_parameters()
+        self.aux_params = model.auxiliary_parameters()
+        self.opt = adam(self.params, lr, self.on_device)
+        self.aux_opt = adam(self.aux_params, lr, self.on_device) if self.aux_params else None
+        self.precision, self.device, self.dist = precision, device, dist
+        self.scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor | None, ctx: LossContext) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns the detached ``TERMS`` ``(4,)`` and the skip flag (0-d bool), both on the device."""
+        with autocast(self.device, self.precision):
+            out = self.loss_fn(x, y, ctx)
+        loss = out["loss"]
+        self.opt.zero_grad(set_to_none=True)
+        if self.scaler is None:
+            loss.backward()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.opt)
+        bad = ~torch.isfinite(self.grad_norm())
+        if not self.dist.active:
+            bad |= ~torch.isfinite(loss)
+        guarded_step(self.opt, bad, self.on_device)
+        if self.scaler is not None:
+            self.scaler.update()
+        self.aux_step(bad)
+        return torch.stack([out[t].detach().float() for t in TERMS]), bad
+
+    def grad_norm(self) -> torch.Tensor:
+        """Total gradient norm; gradients are clipped to ``grad_clip`` when it is set."""
+        if self.grad_clip is not None:
+            return torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip, foreach=True)
+        grads = [p.grad for p in self.params if p.grad is not None]
+        return torch.nn.utils.get_total_norm(grads, foreach=True) if grads else torch.zeros((), device=self.device)
+
+    def aux_step(self, bad: torch.Tensor) -> None:
+        """Update the auxiliary networks (e.g. the FactorVAE discriminator) on their own loss."""
+        if self.aux_opt is None:
+            return
+        with autocast(self.device, self.precision):
+            aux_loss = self.model.auxiliary_loss()
+        if aux_loss is None:
+            return
+        self.aux_opt.zero_grad(set_to_none=True)
+        aux_loss.backward()
+        average_grads(self.aux_params, self.dist)
+        guarded_step(self.aux_opt, bad | ~torch.isfinite(aux_loss), self.on_device)
+
+    def set_lr(self, lr: float) -> None:
+        for opt in (self.opt, self.aux_opt):
+            for group in (opt.param_groups if opt is not None else []):
+                group["lr"] = lr
+
+
+def sanitize(terms: torch.Tensor, bad: torch.Tensor, n: int) -> torch.Tensor:
+    """``(5,)`` accumulator increment: ``n * terms`` and ``n``, or zeros for a skipped step."""
+    w = (~bad).float() * n
+    return torch.cat([torch.where(bad, 0.0, terms) * w, w.view(1)])
