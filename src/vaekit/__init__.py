@@ -8,6 +8,7 @@ Python API::
     q = model.encode(x)              # posterior: q.mean, q.rsample(), q.kl()
     x_hat = model.reconstruct(x)
     x_new = model.sample(16)
+    metrics = vaekit.evaluate(run.path, iw_samples=5000)   # ELBO, IWAE NLL, bits/dim, active units
 """
 
 __version__ = "0.1.0"
@@ -15,6 +16,7 @@ __version__ = "0.1.0"
 from .errors import CheckpointError, ConfigError, DataError, TrainingError, VaekitError  # noqa: E402
 from .run import Run, load, open_run  # noqa: E402
 from .train.api import train  # noqa: E402
+from .evaluate.api import evaluate  # noqa: E402  (the function shadows the subpackage name, like train)
 
 __all__ = ["CheckpointError", "ConfigError", "DataError", "Run", "TrainingError", "VaekitError",
-           "__version__", "load", "open_run", "train"]
+           "__version__", "evaluate", "load", "open_run", "train"]

@@ -1,5 +1,8 @@
 """Evaluation: likelihood bounds, latent statistics, disentanglement and anomaly metrics."""
 
-from .likelihood import elbo_stats
+from .api import evaluate
+from .latent_stats import active_units, kl_per_dim, linear_probe, posterior_means
+from .likelihood import elbo_per_example, elbo_stats, iw_log_likelihood, plan_chunks
 
-__all__ = ["elbo_stats"]
+__all__ = ["active_units", "elbo_per_example", "elbo_stats", "evaluate", "iw_log_likelihood", "kl_per_dim",
+           "linear_probe", "plan_chunks", "posterior_means"]

@@ -1,0 +1,80 @@
+"""Statistics of the latent code: active units, KL per dimension, linear-probe accuracy."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import DataError
+from ..models import VAE
+from .likelihood import Transform, batch_to, evaluating
+
+#: Burda et al. 2015 (Sec. 5.2): a unit is active when Cov_x(E_q[z_u]) > 0.01.
+ACTIVE_THRESHOLD = 0.01
+
+
+def active_units(mu: torch.Tensor, threshold: float = ACTIVE_THRESHOLD) -> dict:
+    """Active units (Burda et al. 2015, Sec. 5.2): A_u = Var_x(E_{q(z|x)}[z_u]) > threshold.
+
+    Args:
+        mu: ``(N, Z)`` posterior means E_q[z | x] over N examples (N >= 2).
+        threshold: activity threshold (0.01 in the paper).
+
+    Returns:
+        ``active_units`` (int), ``threshold`` and ``mean_variance`` (the Z values of A_u).
+    """
+    if mu.shape[0] < 2:
+        raise DataError("active units need at least 2 examples")
+    variance = mu.double().var(0)  # (Z,)
+    return {"active_units": int((variance > threshold).sum()), "threshold": threshold,
+            "mean_variance": variance.tolist()}
+
+
+def kl_per_dim(kl: torch.Tensor) -> list[float]:
+    """Average KL(q(z_u | x) || p(z_u)) over examples for each latent dimension u: ``(N, Z) -> [Z]``."""
+    return kl.double().mean(0).tolist()
+
+
+def linear_probe(z_fit: torch.Tensor, y_fit: torch.Tensor, z_eval: torch.Tensor, y_eval: torch.Tensor,
+                 seed: int = 0, max_iter: int = 1000) -> dict:
+    """Accuracy of a multinomial logistic regression fitted on ``z_fit`` and scored on held-out ``z_eval``.
+
+    Features are standardized with the fit set's statistics (scikit-learn ``StandardScaler``).
+
+    Args:
+        z_fit, z_eval: ``(N, Z)`` representations (e.g. posterior means).
+        y_fit, y_eval: ``(N,)`` integer labels.
+
+    Returns:
+        ``accuracy`` on the eval set, ``chance`` (the accuracy of always answering the eval set's
+        most frequent label), and ``n_fit`` / ``n_eval``.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    y_fit_np, y_eval_np = _labels(y_fit), _labels(y_eval)
+    if len(np.unique(y_fit_np)) < 2:
+        raise DataError("the linear probe needs at least 2 classes in its training examples")
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, random_state=seed))
+    clf.fit(z_fit.double().numpy(), y_fit_np)
+    accuracy = float(clf.score(z_eval.double().numpy(), y_eval_np))
+    return {"accuracy": accuracy, "chance": float(np.bincount(y_eval_np).max() / len(y_eval_np)),
+            "n_fit": len(y_fit_np), "n_eval": len(y_eval_np)}
+
+
+def _labels(y: torch.Tensor) -> np.ndarray:
+    return y.detach().cpu().long().numpy()
+
+
+@torch.inference_mode()
+def posterior_means(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, *,
+                    transform: Transform | None = None,
+                    batch_size: int = 1000) -> torch.Tensor:
+    """E_q[z | x] = ``model.encode(x, y).mean`` for every example: ``(N, *shape) -> (N, Z)`` float64 on CPU."""
+    means = []
+    with evaluating(model) as device:
+        for start in range(0, x.shape[0], batch_size):
+            xb, yb = batch_to(x, y, slice(start, start + batch_size), device, transform)
+            means.append(model.encode(xb, yb).mean.double().cpu())  # (b, Z)
+    return torch.cat(means)
