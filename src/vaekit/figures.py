@@ -125,21 +125,21 @@ def traversal_figure(model: VAE, x: torch.Tensor, y: torch.Tensor | None, pre: P
 def _centre(model: VAE, centre, label: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The sweeps' centre ``(Z,)`` and the label ``(1,)`` to decode with (None for unconditional models)."""
     if centre is None:
-        y = latent.labels_for(model, 1, label if label is not None or not model.conditional else 0)
-        return torch.zeros(model.latent_dim, device=next(model.parameters()).device), y
+        return torch.zeros(model.latent_dim, device=next(model.parameters()).device), latent.labels_for(model, 1, label)
     xc, yc = centre
     yc = None if yc is None else yc.reshape(1)
     z0 = latent.posterior_mean(model, xc[None], yc)[0]
-    if not model.conditional:
-        return z0, latent.labels_for(model, 1, label)
-    return z0, yc if label is None else latent.labels_for(model, 1, label)
+    own = model.conditional and label is None and yc is not None
+    return z0, yc if own else latent.labels_for(model, 1, label)
 
 
 def manifold_figure(model: VAE, pre: Preprocessor, n: int = 15, label: int | None = None):
     """The decoded n x n grid of Gaussian quantiles of a 2-D latent space (Kingma & Welling 2014, Fig. 4)."""
-    x = latent.manifold(model, n, y=latent.labels_for(model, 1, label))
+    y = latent.labels_for(model, 1, label)  # class 0 by default
+    x = latent.manifold(model, n, y=y)
     v = [f"{t:+.1f}" for t in latent.manifold_values(n).tolist()]
-    return grid_figure(x, pre, "Learned 2-D manifold (z at Gaussian quantiles 5%..95%)", v[::-1], v,
+    cond = "" if y is None else f", label {int(y)}"
+    return grid_figure(x, pre, f"Learned 2-D manifold (z at Gaussian quantiles 5%..95%{cond})", v[::-1], v,
                        xlabel="z0", ylabel="z1")
 
 

@@ -66,12 +66,9 @@ def items(args: argparse.Namespace, run, ds, chosen: list[int] | None = None):
     return batch(run, ds, choose(ds, chosen, getattr(args, "n", 1), args.seed))
 
 
-def out_path(args: argparse.Namespace, suffix: str | None = None) -> Path:
-    """--out, or ``RUN/latent/<default name>``; ``suffix`` replaces the default name's suffix."""
-    if args.out:
-        return Path(args.out)
-    name = Path(args.out_name)
-    return Path(args.run) / "latent" / (name.with_suffix(suffix).name if suffix else name.name)
+def out_path(args: argparse.Namespace) -> Path:
+    """--out, or ``RUN/latent/<default name>``."""
+    return Path(args.out) if args.out else Path(args.run) / "latent" / args.out_name
 
 
 def check_positive(**values: int | float) -> None:

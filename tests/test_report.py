@@ -1,0 +1,70 @@
+"""The HTML report: self-contained, complete, and rendered by a real (headless) browser."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+
+import pytest
+from PIL import Image
+
+from tests.chromium import check_page, find_chromium
+from vaekit.report import build_report, write_report
+
+SECTIONS = ("Metrics", "Loss curves", "Reconstructions", "Samples", "KL per latent dimension",
+            "Latent traversals", "Projection of the latent space", "Config")
+needs_chromium = pytest.mark.skipif(find_chromium() is None, reason="chromium not installed (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def report_html(tiny_run) -> str:
+    return (tiny_run.path / "report.html").read_text()
+
+
+def test_training_writes_a_complete_self_contained_report(report_html, tiny_run):
+    for section in SECTIONS:
+        assert f"<h2>{section}</h2>" in report_html
+    images = re.findall(r'<img src="([^"]+)"', report_html)
+    assert len(images) == 6 and all(src.startswith("data:image/png;base64,") for src in images)
+    for src in images:  # every embedded picture decodes as a PNG
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not re.search(r"(src|href)=\"(https?:)?//", report_html) and "<script" not in report_html
+    assert f"{tiny_run.info['test']['nelbo']:.4f}".rstrip("0") in report_html  # test metrics in the table
+    assert "latent_dim: 4" in report_html  # the config
+
+
+def test_report_command_api_without_data_and_with_missing_data(tiny_run, tmp_path):
+    path = write_report(tiny_run, path=tmp_path / "r.html")  # loads the run's test split itself
+    assert "<h2>Latent traversals</h2>" in path.read_text()
+    shutil.copytree(tiny_run.path, tmp_path / "run")
+    from vaekit import open_run
+
+    moved = open_run(tmp_path / "run")
+    moved.config.data.spec = "mnist:/nonexistent"
+    html = build_report(moved)
+    assert "data pictures left out" in html and "<h2>Samples</h2>" in html and "<h2>Reconstructions</h2>" not in html
+
+
+@needs_chromium
+def test_report_renders_in_headless_chromium(tiny_run, tmp_path):
+    shot = tmp_path / "report.png"
+    page = check_page(tiny_run.path / "report.html", screenshot=shot)
+    assert page.title == f"vaekit report: {tiny_run.path.name}"
+    assert len(page.images) == 6
+    assert all(img["complete"] and img["width"] > 0 and img["height"] > 0 for img in page.images), page.images
+    assert page.errors == []
+    assert page.resources == []  # nothing fetched: no network needed
+    with Image.open(shot) as img:
+        assert img.format == "PNG" and img.width == 1200 and img.height == page.height > 2000
+
+
+@needs_chromium
+def test_page_checker_catches_broken_images_and_console_errors(tmp_path):
+    bad = tmp_path / "bad.html"
+    bad.write_text('<!DOCTYPE html><title>bad</title><img alt="x" src="data:image/png;base64,AAAA">'
+                   '<img alt="y" src="missing.png"><script>console.error("boom"); nope();</script>')
+    page = check_page(bad)
+    assert [img["width"] for img in page.images] == [0, 0]
+    assert any("boom" in e for e in page.errors) and any("nope" in e for e in page.errors)
+    assert any("missing.png" in e for e in page.errors)
