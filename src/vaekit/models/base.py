@@ -40,7 +40,7 @@ class ModelConfig:
     """
 
     name: str = "vae"
-    latent_dim: int = 20
+    latent_dim: int = 8
     net: NetConfig = field(default_factory=NetConfig)
     likelihood: str = "bernoulli"
     sigma: float = 1.0
@@ -73,12 +73,15 @@ class LossContext:
         free_bits: lambda of free bits (Kingma et al. 2016, Eq. 15), nats per group; 0 disables.
         free_bits_group: latent dimensions per free-bits group (1 = per dimension).
         step: optimizer step, for schedules inside an objective (e.g. capacity C(step)).
+        n_train: training-set size N, for estimators that need it (beta-TCVAE's minibatch-weighted
+            sampling); 0 means unknown (the batch size is used).
     """
 
     kl_weight: float = 1.0
     free_bits: float = 0.0
     free_bits_group: int = 1
     step: int = 0
+    n_train: int = 0
 
 
 @dataclass
@@ -183,14 +186,25 @@ class VAE(nn.Module):
 
         The IWAE bound (Burda et al. 2015, Eq. 8) is ``logmeanexp`` of these over the first dim.
         """
+        log_px, log_ratio = self.importance_terms(x, y, k)
+        return log_px + log_ratio.sum(-1)
+
+    def importance_terms(self, x: torch.Tensor, y: torch.Tensor | None = None,
+                         k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """The two parts of :meth:`log_weights` for k reparameterized draws z_i ~ q(z | x).
+
+        Hook for models with other latent structures (hierarchical models override it).
+
+        Returns:
+            log_px: ``(k, B)`` log p(x | z_i).
+            log_ratio: ``(k, B, Z)`` log p(z_i) - log q(z_i | x) per latent dimension (its negative
+            mean over draws is a Monte Carlo KL per dimension).
+        """
         q = self.encode(x, y)
         z = q.rsample(k)  # (k, B, Z)
-        b = x.shape[0]
-        x_rep = x.unsqueeze(0).expand(k, *x.shape).reshape(k * b, *x.shape[1:])
-        y_rep = None if y is None else y.unsqueeze(0).expand(k, b).reshape(k * b)
-        log_px = self.decode(z.reshape(k * b, -1), y_rep).log_prob(x_rep).view(k, b)
-        log_pz = self.prior(1, x.device).log_prob(z)
-        return log_px + log_pz - q.log_prob(z)
+        y_rep = None if y is None else repeat_batch(y, k)
+        log_px = self.decode(z.flatten(0, 1), y_rep).log_prob(repeat_batch(x, k)).view(k, x.shape[0])
+        return log_px, self.prior(1, x.device).log_prob_dims(z) - q.log_prob_dims(z)
 
     # --- auxiliary networks (e.g. the FactorVAE discriminator) -------------------------------------
     def auxiliary_parameters(self) -> list[nn.Parameter]:
@@ -224,6 +238,14 @@ class VAE(nn.Module):
     @property
     def n_data_dims(self) -> int:
         return math.prod(self.sample_shape)
+
+
+def repeat_batch(t: torch.Tensor, k: int) -> torch.Tensor:
+    """``k`` copies of a batch stacked along dim 0, sample-major: ``(B, ...) -> (k * B, ...)``.
+
+    Row ``i * B + b`` is example ``b``, so ``.view(k, B, ...)`` separates the copies again.
+    """
+    return t.unsqueeze(0).expand(k, *t.shape).reshape(k * t.shape[0], *t.shape[1:])
 
 
 def free_bits_kl(kl: torch.Tensor, free_bits: float, group: int = 1) -> torch.Tensor:
