@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from . import vae  # noqa: F401  (registers "vae")
+from . import vae  # noqa: F401  (registers "vae"; imported first so it lists first)
+from . import beta_vae, cvae, factor_vae, hierarchical, iwae, tcvae  # noqa: F401  (register the variants)
 from .base import MODELS, VAE, ElboTerms, LossContext, ModelConfig, free_bits_kl
 from .presets import PRESETS
 

@@ -32,3 +32,31 @@ preset("keras-conv-z2", {"model": {"name": "vae", "latent_dim": 2,
 # IWAE paper 1-stochastic-layer VAE: two 200-unit tanh layers, 50 latents (Burda et al. 2015, Sec. 5).
 preset("iwae-1layer", {"model": {"name": "vae", "latent_dim": 50,
                                  "net": {"body": "mlp", "hidden": [200, 200], "activation": "tanh"}}})
+# IWAE paper 1-stochastic-layer architecture trained on the k = 5 bound.
+preset("iwae-1layer-k5", {"model": {"name": "iwae", "k": 5, "latent_dim": 50,
+                                    "net": {"body": "mlp", "hidden": [200, 200], "activation": "tanh"}}})
+# IWAE paper 2-stochastic-layer architecture (Burda et al. 2015, Sec. 5 and their experiments.py):
+# x -200-200- z1(100) -100-100- z2(50), tanh; here with ladder (top-down) inference.
+_IWAE_2LAYER = {"latent_dim": 50, "lower_latent_dims": [100], "ladder_hidden": [100, 100],
+                "net": {"body": "mlp", "hidden": [200, 200], "activation": "tanh"}}
+preset("iwae-2layer", {"model": {"name": "hierarchical", **_IWAE_2LAYER}})
+preset("iwae-2layer-k5", {"model": {"name": "hierarchical_iwae", "k": 5, **_IWAE_2LAYER}})
+# Higgins et al. 2017 beta-VAE (beta = 4) on the seed MLP.
+preset("beta-vae-b4", {"model": {"name": "beta_vae", "beta": 4.0, "latent_dim": 10,
+                                 "net": {"body": "mlp", "hidden": [1200, 1200], "activation": "relu"}}})
+# Burgess et al. 2018 capacity control: 4 convs of 32 (4x4, stride 2), 2 x 256 dense, 10 latents,
+# gamma 1000, C rising to 25 nats over 100k steps.
+preset("burgess-capacity", {"model": {"name": "beta_vae", "latent_dim": 10, "gamma": 1000.0,
+                                      "capacity_max": 25.0, "capacity_steps": 100_000,
+                                      "net": {"body": "conv", "channels": [32, 32, 32, 32], "kernel": 4,
+                                              "stride": 2, "dense": [256, 256]}}})
+# Chen et al. 2018 beta-TCVAE (beta = 6) with their MLP encoder widths (1200-1200), 10 latents.
+preset("beta-tcvae-mlp", {"model": {"name": "beta_tcvae", "beta": 6.0, "latent_dim": 10,
+                                    "net": {"body": "mlp", "hidden": [1200, 1200], "activation": "relu"}}})
+# Kim & Mnih 2018 FactorVAE: conv 32-32-64-64 (4x4, stride 2), dense 128, 10 latents; 6-layer discriminator.
+preset("factorvae-conv", {"model": {"name": "factor_vae", "gamma": 10.0, "latent_dim": 10,
+                                    "net": {"body": "conv", "channels": [32, 32, 64, 64], "kernel": 4,
+                                            "stride": 2, "dense": [128]}}})
+# Conditional VAE on the seed MLP (one-hot labels into encoder and decoder).
+preset("cvae-mlp", {"model": {"name": "cvae", "latent_dim": 20,
+                              "net": {"body": "mlp", "hidden": [400], "activation": "relu"}}})
