@@ -186,7 +186,7 @@ class HierarchicalVAE(VAE):
     def sample(self, n: int, y: torch.Tensor | None = None, temperature: float = 1.0,
                mean: bool = True) -> torch.Tensor:
         """Ancestral sampling z_L -> ... -> z_1 -> x, every layer's noise scaled by ``temperature``."""
-        device = next(self.parameters()).device
-        z_top = self.prior(n, device).rsample(temperature=temperature)
+        w = next(self.parameters())
+        z_top = DiagonalGaussian.standard((n, self.latent_dim), w.device, w.dtype).rsample(temperature=temperature)
         px = self.observe(self.descend(z_top, temperature))
         return px.mean if mean else px.sample()
