@@ -77,6 +77,11 @@ class NonFiniteGuard:
                                 "the last good weights and a checkpoint are saved; lower train.lr or set "
                                 "train.grad_clip and resume")
 
+    def reset_streak(self) -> None:
+        """Forget the current streak (a stopped run that is resumed gets a fresh allowance)."""
+        self.run.zero_()
+        self.worst.zero_()
+
     def state(self) -> dict[str, torch.Tensor]:
         return {"total": self.total, "run": self.run, "worst": self.worst}
 

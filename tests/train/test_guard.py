@@ -1,0 +1,127 @@
+"""The non-finite guard (issue 10, must-show 3): a NaN batch or an overflow skips the update, skips are
+counted in the metrics, N consecutive skips stop the run with a usable checkpoint; log-variances stay safe."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+
+import pytest
+import torch
+
+import vaekit
+from vaekit.config import from_dict
+from vaekit.data import load_data
+from vaekit.distributions import DiagonalGaussian
+from vaekit.errors import TrainingError
+from vaekit.models import VAE, build_model
+from vaekit.train.api import resume
+from vaekit.train.checkpoint import load_checkpoint
+from vaekit.train.config import RunConfig
+from vaekit.train.loop import Trainer
+from vaekit.train.step import NonFiniteGuard
+
+from ..conftest import tiny_config
+
+CPU = torch.device("cpu")
+
+
+def make_trainer(tmp_path, **train) -> Trainer:
+    cfg = from_dict(RunConfig, tiny_config(tmp_path, **train))
+    torch.manual_seed(0)
+    splits, pre = load_data(cfg.data)
+    model = build_model(cfg.model, splits.train.sample_shape, splits.train.n_classes)
+    return Trainer(model, splits, pre, cfg.train, CPU)
+
+
+def snapshot(trainer: Trainer):
+    return copy.deepcopy(trainer.model.state_dict()), copy.deepcopy(trainer.opt.state_dict())
+
+
+def assert_unchanged(before, trainer: Trainer) -> None:
+    weights, opt = before
+    assert all(torch.equal(weights[k], v) for k, v in trainer.model.state_dict().items())
+    now = trainer.opt.state_dict()["state"]
+    assert all(torch.equal(opt["state"][i][k], now[i][k]) for i in opt["state"] for k in opt["state"][i])
+
+
+def batch(trainer: Trainer, n: int = 16) -> torch.Tensor:
+    return trainer.pre(trainer.train_x[:n])
+
+
+@pytest.mark.parametrize("on_device", [False, True], ids=["host-skip", "fused-found-inf"])
+@pytest.mark.parametrize("poison", ["nan-input", "overflow"])
+def test_bad_batch_skips_the_update_and_leaves_state_untouched(tmp_path, on_device, poison):
+    trainer = make_trainer(tmp_path)
+    if on_device:  # the CUDA path (fused Adam reads the skip flag on the device), exercised on CPU
+        trainer.stepper.__init__(trainer.model, trainer.model.loss, 1e-3, None, "fp32", CPU, trainer.dist, True)
+    good = batch(trainer)
+    trainer.stepper(good, None, trainer.ctx())  # Adam has state now
+    before = snapshot(trainer)
+    x = good.clone()
+    if poison == "nan-input":
+        x[3, 0, 2, 2] = math.nan
+    else:  # finite input whose forward pass overflows float32 to inf
+        x[3] = 3e38
+    terms, bad = trainer.stepper(x, None, trainer.ctx())
+    assert bool(bad) and not torch.isfinite(terms).all()
+    assert_unchanged(before, trainer)
+    terms, bad = trainer.stepper(good, None, trainer.ctx())
+    assert not bool(bad) and torch.isfinite(terms).all()
+
+
+def test_nan_example_in_the_data_is_skipped_and_counted(tmp_path):
+    trainer = make_trainer(tmp_path, epochs=2)
+    x = trainer.train_x.float()
+    x[100, 0, 4, 4] = math.nan  # one example: exactly one batch per epoch is poisoned
+    trainer.train_x = x
+    start = copy.deepcopy(trainer.model.state_dict())
+    history = trainer.fit()
+    assert [row["skipped_steps"] for row in history] == [1, 2]
+    assert all(math.isfinite(row["train_nelbo"]) for row in history)
+    weights = trainer.model.state_dict()
+    assert all(torch.isfinite(w).all() for w in weights.values())
+    assert not all(torch.equal(start[k], weights[k]) for k in weights)  # the other steps trained
+
+
+def test_consecutive_nonfinite_steps_stop_with_a_usable_checkpoint(tmp_path, monkeypatch):
+    loss = VAE.loss
+
+    def diverging(self, x, y=None, ctx=None):
+        out = loss(self, x, y, ctx)
+        if ctx is not None and ctx.step >= 30:  # diverges in epoch 2 (26 steps per epoch)
+            out = {k: v * math.inf for k, v in out.items()}
+        return out
+
+    monkeypatch.setattr(VAE, "loss", diverging)
+    with pytest.raises(TrainingError, match="stopped after 3 consecutive non-finite steps"):
+        vaekit.train(tiny_config(tmp_path, epochs=3, max_nonfinite=3))
+    run = tmp_path / "tiny"
+    info = json.loads((run / "run.json").read_text())
+    assert info["status"] == "stopped" and "non-finite" in info["error"]
+    ckpt = load_checkpoint(run)
+    assert ckpt.meta["state"]["step"] == 33 and ckpt.meta["state"]["nonfinite_total"] == 3
+    model = vaekit.load(run, "last")
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert all(torch.equal(ckpt.model[k], v) for k, v in model.state_dict().items())
+    monkeypatch.undo()  # the cause is fixed: the run resumes from the stop and finishes
+    assert resume(run).info["status"] == "finished"
+
+
+def test_guard_read_lazily_still_sees_a_streak_that_ended():
+    guard = NonFiniteGuard(CPU, limit=3, check_every=4)
+    for step, flag in enumerate([True, True, True, False], 1):
+        guard.record(torch.tensor(flag))
+        guard.check(step) if step < 4 else None
+    with pytest.raises(TrainingError):
+        guard.check(4)
+    assert int(guard.total) == 3 and int(guard.run) == 0
+
+
+def test_log_variances_are_kept_in_a_safe_range():
+    mu = torch.zeros(2, 3)
+    for logvar in (torch.full((2, 3), 1e4), torch.full((2, 3), -1e4)):
+        q = DiagonalGaussian(mu, logvar)
+        assert torch.isfinite(q.kl()).all() and torch.isfinite(q.rsample()).all()
+        assert torch.isfinite(q.log_prob(torch.ones(2, 3))).all()
