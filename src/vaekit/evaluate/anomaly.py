@@ -19,8 +19,9 @@ Every score is "higher = more anomalous" and per example; all but ``recon`` are 
   ratio of Ren et al. 2019 (Eq. 5). The background model is a second run, typically trained on inputs
   perturbed with ``data.perturb`` (their Sec. 3.1).
 
-Metrics (AUROC, AUPRC, FPR at 95% TPR) and the validation threshold are plain numpy; tied scores are
-grouped into one threshold, as scikit-learn does.
+The metrics (AUROC, AUPRC, FPR at 95% TPR) and the validation threshold are in
+:mod:`vaekit.evaluate.detection`; this module adds the honest protocol around them: the threshold is
+picked on normal validation examples the model never trained on, and the test sets are held out.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from ..viz import _figure
 from .detection import detection_metrics, validation_threshold
 from .likelihood import elbo_per_example, evaluating, iw_log_likelihood
 
-#: name -> function(BatchScores) -> (B,) score tensor
+#: name -> function(DatasetScores) -> (N,) float64 score tensor
 SCORES: Registry = Registry("anomaly score")
 #: Scores computed from the model alone (``llr`` also needs a background model).
 DEFAULT_SCORES = ("nelbo", "nll", "recon", "kl", "complexity")
@@ -89,13 +90,14 @@ class DatasetScores:
                  background: tuple[VAE, Preprocessor] | None = None) -> None:
         self.model, self.pre, self.ds, self.opts, self.background = model, pre, ds, opts, background
 
-    def _nll(self, model: VAE, pre: Preprocessor) -> torch.Tensor:
+    def nll_of(self, model: VAE, pre: Preprocessor) -> torch.Tensor:
+        """Importance-sampled -log p(x) of every example under ``model``: ``(N,)``."""
         x, y = self.ds.x, _labels(model, self.ds.y)
         return -iw_log_likelihood(model, x, y, self.opts.k, transform=pre, seed=self.opts.seed)  # (N,)
 
     @cached_property
     def nll(self) -> torch.Tensor:
-        return self._nll(self.model, self.pre)
+        return self.nll_of(self.model, self.pre)
 
     @cached_property
     def elbo(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -155,9 +157,7 @@ def complexity_score(d: DatasetScores) -> torch.Tensor:
 
 @SCORES.register("llr")
 def llr_score(d: DatasetScores) -> torch.Tensor:
-    if d.background is None:
-        raise ConfigError("the llr score needs a background model (a second run)")
-    return d.nll - d._nll(*d.background)
+    return d.nll - d.nll_of(*d.background)
 
 
 def compressed_nats(x: torch.Tensor, pre: Preprocessor, vector_step: float = 1 / 16) -> torch.Tensor:
