@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Sequence
 
@@ -10,8 +9,9 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from ..data import Dataset, load_data
+from ..data import Dataset
 from ..errors import DataError
+from ..evaluate.api import check_compatible, load_eval_splits
 from ..run import Run
 
 
@@ -21,14 +21,11 @@ def load_split(run: Run, spec: str | None = None, split: str | None = None) -> D
     Args:
         spec: a data spec such as ``mnist:PATH``; None uses the run's own.
         split: "train", "val" or "test"; None picks test, else validation, else train.
-    Raises DataError when the examples do not have the shape the model was trained on.
+    Raises DataError when the examples do not fit the model (shape; labels for conditional models).
     """
-    cfg = run.config.data if spec is None else dataclasses.replace(run.config.data, spec=spec)
-    splits, _ = load_data(cfg)
+    splits = load_eval_splits(run, spec)
     ds = splits.get(split) if split else (splits.test or splits.val or splits.train)
-    want = tuple(run.info["sample_shape"])
-    if ds.sample_shape != want:
-        raise DataError(f"{cfg.spec}: examples have shape {ds.sample_shape}, the model was trained on {want}")
+    check_compatible(run, ds)
     return ds
 
 
@@ -49,8 +46,6 @@ def batch(run: Run, ds: Dataset, index: torch.Tensor) -> tuple[torch.Tensor, tor
     """Model inputs ``(B, *shape)`` and labels ``(B,)`` (None when unlabelled) on the model's device."""
     device = next(run.model.parameters()).device
     y = None if ds.y is None else ds.y[index].to(device)
-    if run.model.conditional and y is None:
-        raise DataError(f"{ds.name or 'the data'}: a conditional model needs labelled data")
     return run.preprocessor(ds.x[index].to(device)), y
 
 
