@@ -39,15 +39,6 @@ GEOMETRIES = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add synchronization cost (large on a shared CPU)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_every_registered_model_is_covered():
     covered = {opts.get("name", key) for key, opts in TINY.items()}
     assert covered == set(MODELS.names())
