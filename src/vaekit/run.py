@@ -48,10 +48,15 @@ def new_run_dir(cfg: RunConfig) -> Path:
     base = Path(cfg.out_dir).expanduser()
     name = cfg.name or f"{cfg.model.name}-{cfg.data.source[0]}"
     path, i = base / name, 1
+    if base.exists() and not base.is_dir():
+        raise ConfigError(f"out_dir {base}: exists and is not a folder")
     while path.exists():
         i += 1
         path = base / f"{name}-{i}"
-    path.mkdir(parents=True)
+    try:
+        path.mkdir(parents=True)
+    except OSError as exc:
+        raise ConfigError(f"out_dir {base}: cannot create the run folder {path.name} ({exc.strerror or exc})") from None
     return path
 
 

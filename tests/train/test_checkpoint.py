@@ -22,6 +22,7 @@ from vaekit.train.checkpoint import (CHECKPOINT_DIR, LATEST, Checkpoint, flatten
                                      load_checkpoint, save_checkpoint, unflatten_optimizer)
 
 SRC = Path(vaekit.__file__).parent
+LONGER = [("train.epochs", 4)]
 
 
 @pytest.fixture
@@ -99,10 +100,16 @@ def test_tampered_state_json_is_one_clear_error(run):
     del meta["state"]["step"], meta["optimizer"]
     state.write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="checkpoint state does not fit this run"):
-        resume(run)
+        resume(run, LONGER)
     state.write_text("{not json")
     with pytest.raises(CheckpointError, match="not valid JSON"):
+        resume(run, LONGER)
+
+
+def test_finished_run_resumes_only_to_train_longer(run):
+    with pytest.raises(ConfigError, match="already finished 3 epochs"):
         resume(run)
+    assert resume(run, LONGER).info["epochs_done"] == 4
 
 
 def test_config_that_does_not_match_the_weights_is_one_clear_error(run):

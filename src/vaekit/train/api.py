@@ -113,6 +113,10 @@ def resume(run_dir: str | Path, overrides: list[tuple[str, object]] = ()) -> Run
     ckpt = load_checkpoint(path)
     if ckpt.meta.get("model_config") != json.loads(json.dumps(to_dict(cfg.model))):
         raise CheckpointError(f"{path / 'config.yaml'}: model section does not match the checkpoint")
+    state = ckpt.meta.get("state")
+    done = state.get("epoch", 0) if isinstance(state, dict) else 0
+    if info.get("status") == "finished" and done >= cfg.train.epochs:
+        raise ConfigError(f"{path}: already finished {done} epochs; pass --epochs N with N > {done} to train longer")
     device = resolve_device(cfg.train.device)
     d = distributed.setup(device)
     try:
