@@ -88,4 +88,4 @@ def test_corrupt_truncated_and_pickled_files(tmp_path):
     assert "not a readable" in load_error(f"npy:{tmp_path / 'o.npy'}")
     (tmp_path / "r.npy").write_bytes(b"hello world")
     assert load_error(f"npy:{tmp_path / 'r.npy'}").startswith(str(tmp_path / "r.npy"))
-    assert "is a folder" in load_error(f"npz:{tmp_path}")
+    assert "not a file; the npz source reads one file" in load_error(f"npz:{tmp_path}")

@@ -133,7 +133,4 @@ def load_arrays(path: Path, cfg: DataConfig) -> SourceData:
 @SOURCES.register("npy")
 def arrays_source(arg: str | None, cfg: DataConfig) -> SourceData:
     """``npz:FILE`` / ``npy:FILE``."""
-    path = existing_path(arg, "npz", "/data/arrays.npz")
-    if path.is_dir():
-        raise DataError(f"{path}: is a folder; the npz/npy source reads one file")
-    return load_arrays(path, cfg)
+    return load_arrays(existing_path(arg, "npz", "/data/arrays.npz", kind="file"), cfg)

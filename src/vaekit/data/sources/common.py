@@ -30,13 +30,19 @@ def read_bytes(path: Path) -> bytes:
         raise DataError(f"{path}: corrupt or truncated gzip file ({exc})") from None
 
 
-def existing_path(arg: str | None, source: str, example: str) -> Path:
-    """The path of a ``source:PATH`` spec; missing argument or path is a DataError."""
+def existing_path(arg: str | None, source: str, example: str, kind: str | None = None) -> Path:
+    """The path of a ``source:PATH`` spec; a missing argument or path is a DataError.
+
+    Args:
+        kind: "file" or "folder" when the source reads only that; None accepts both.
+    """
     if not arg:
         raise DataError(f"the {source} source needs a path, e.g. {source}:{example}")
     path = Path(arg).expanduser()
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")
+    if kind is not None and path.is_dir() != (kind == "folder"):
+        raise DataError(f"{path}: not a {kind}; the {source} source reads one {kind}")
     return path
 
 

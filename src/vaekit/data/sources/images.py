@@ -144,7 +144,4 @@ def load_image_folder(folder: Path, cfg: DataConfig) -> SourceData:
 @SOURCES.register("images")
 def images_source(arg: str | None, cfg: DataConfig) -> SourceData:
     """``images:DIR``."""
-    path = existing_path(arg, "images", "/data/my_images")
-    if not path.is_dir():
-        raise DataError(f"{path}: not a folder; the images source reads a folder of image files")
-    return load_image_folder(path, cfg)
+    return load_image_folder(existing_path(arg, "images", "/data/my_images", kind="folder"), cfg)

@@ -139,7 +139,4 @@ def read_csv(path: Path, cfg: DataConfig) -> SourceData:
 @SOURCES.register("csv")
 def csv_source(arg: str | None, cfg: DataConfig) -> SourceData:
     """``csv:FILE`` (``.csv``, ``.tsv``, or either gzip-compressed)."""
-    path = existing_path(arg, "csv", "/data/table.csv")
-    if path.is_dir():
-        raise DataError(f"{path}: is a folder; the csv source reads one file")
-    return read_csv(path, cfg)
+    return read_csv(existing_path(arg, "csv", "/data/table.csv", kind="file"), cfg)
