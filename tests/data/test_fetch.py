@@ -157,6 +157,9 @@ def test_mirrors_are_tried_in_order(server, tmp_path):
     assert (tmp_path / "a.bin").read_bytes() == BODY
     with pytest.raises(DataError, match="unknown dataset 'nope' to fetch"):
         fetch("nope", tmp_path)
+    with pytest.raises(DataError, match="mirror 'data/' is not an http"):
+        fetch("tiny", tmp_path / "new", registry=_registry(), mirrors=("data/",))
+    assert not (tmp_path / "new").exists()
 
 
 def test_cli_fetch_prints_the_spec_and_fails_with_one_line(server, tmp_path, monkeypatch, capsys):

@@ -233,6 +233,9 @@ def fetch(name: str, to: str | Path, registry: dict[str, Remote] | None = None, 
     remote = registry[name]
     if mirrors:
         remote = Remote(tuple(mirrors), remote.files, remote.spec, remote.about)
+    bad = [url for url in remote.mirrors if not url.startswith(("http://", "https://"))]
+    if bad:
+        raise DataError(f"mirror {bad[0]!r} is not an http:// or https:// URL")
     folder = Path(to).expanduser()
     created = not folder.exists()
     try:
