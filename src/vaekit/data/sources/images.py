@@ -26,6 +26,7 @@ from .common import existing_path
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+_FORMATS = "/".join(s[1:].upper() for s in IMAGE_SUFFIXES)
 GRAY_MODES = ("1", "L", "LA")
 SPLIT_DIRS = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, Image.DecompressionBombError)
@@ -50,7 +51,7 @@ def list_images(folder: Path, classes: list[str] | None = None) -> tuple[list[Pa
     if not dirs:
         files = _images_in(folder, recursive=False)
         if not files:
-            raise DataError(f"{folder}: no {'/'.join(s[1:].upper() for s in IMAGE_SUFFIXES)} images found")
+            raise DataError(f"{folder}: no {_FORMATS} images found")
         return files, None, []
     if _images_in(folder, recursive=False):
         log.warning("%s: images beside class subfolders are ignored", folder)
@@ -61,7 +62,7 @@ def list_images(folder: Path, classes: list[str] | None = None) -> tuple[list[Pa
             raise DataError(f"{d}: class {d.name!r} is not among the training classes")
         found = _images_in(d, recursive=True)
         if not found:
-            raise DataError(f"{d}: class folder holds no {'/'.join(s[1:] for s in IMAGE_SUFFIXES)} images")
+            raise DataError(f"{d}: class folder holds no {_FORMATS} images")
         files += found
         labels += [names.index(d.name)] * len(found)
     return files, labels, names
