@@ -132,7 +132,8 @@ def test_tabular_csv_end_to_end(tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["score", "{run}", "--score", "llr"], "needs a background model"),
     (["score", "{run}", "--score", "nope"], "unknown anomaly score 'nope'"),
-    (["eval", "{run}", "--normal", "digits"], "give --normal and --anomalous together"),
+    (["eval", "{run}", "--normal", "digits"], "--normal needs --anomalous"),
+    (["eval", "{run}", "--anomalous", "digits", "--normal-classes", "1"], "two protocols"),
     (["eval", "{run}", "--normal-classes", "0,1,2,3,4,5,6,7,8,9"], "no normal or no anomalous"),
     (["eval", "{run}", "--quantile", "1.5"], "quantile must lie in (0, 1]"),
     (["score", "/no/such/run"], "no such run directory"),

@@ -1,7 +1,7 @@
 """``vaekit anomaly``: score examples, evaluate detection honestly, train on the normal classes.
 
 - ``vaekit anomaly score RUN --data SPEC --score nll[,kl] [--out FILE.csv]``
-- ``vaekit anomaly eval RUN --normal SPEC --anomalous SPEC`` or ``--data SPEC --normal-classes 0[,1]``
+- ``vaekit anomaly eval RUN --anomalous SPEC [--normal SPEC]`` or ``--data SPEC --normal-classes 0[,1]``
 - ``vaekit anomaly fit --data SPEC --normal-classes 0 [train options] [--perturb RATE]``
 """
 
@@ -74,8 +74,9 @@ def _register_score(actions) -> None:
 def _register_eval(actions) -> None:
     p = actions.add_parser("eval", help="AUROC, AUPRC, FPR at 95%% TPR and a validation threshold per score")
     _add_scoring_args(p)
-    p.add_argument("--normal", metavar="SPEC", help="normal test examples (with --anomalous)")
-    p.add_argument("--anomalous", metavar="SPEC", help="anomalous test examples (with --normal)")
+    p.add_argument("--anomalous", metavar="SPEC", help="anomalous test examples")
+    p.add_argument("--normal", metavar="SPEC",
+                   help="normal test examples for --anomalous (default: the run's own test split)")
     p.add_argument("--data", metavar="SPEC", help="labelled data for the one-class protocol (default: the run's)")
     p.add_argument("--normal-classes", type=_class_list, metavar="C[,C]",
                    help="normal classes of --data (default: the run's data.classes)")
@@ -98,27 +99,35 @@ def _register_fit(actions) -> None:
 
 
 def _open(args: argparse.Namespace):
-    """The run, the background ``(model, preprocessor)`` or None, and the score options."""
+    """The run, the background run (or None) and the score options."""
     from ..device import resolve_device
     from ..evaluate.anomaly import ScoreOptions
     from ..run import open_run
 
     device = resolve_device(args.device)
     run = open_run(args.run, args.weights, device)
-    background = None
-    if args.background:
-        bg = open_run(args.background, args.weights, device)
-        background = (bg.model, bg.preprocessor)
+    bg = open_run(args.background, args.weights, device) if args.background else None
     opts = ScoreOptions(k=args.k, elbo_samples=args.elbo_samples, batch_size=args.batch_size, seed=args.seed)
-    return run, background, opts
+    return run, bg, opts
+
+
+def _scorer(run, bg, *datasets):
+    """Check that every dataset fits both models; return the ``score_dataset`` background argument."""
+    from ..evaluate.api import check_compatible
+
+    for ds in datasets:
+        for r in (run, bg) if bg else (run,):
+            check_compatible(r, ds)
+    return (bg.model, bg.preprocessor) if bg else None
 
 
 def run_score(args: argparse.Namespace) -> int:
     from ..evaluate.anomaly import evaluation_data, score_dataset, scores_csv
     from ..io import write_text
 
-    run, background, opts = _open(args)
+    run, bg, opts = _open(args)
     ds = evaluation_data(run.config.data, args.data)
+    background = _scorer(run, bg, ds)
     scores = score_dataset(run.model, ds, run.preprocessor, args.score, opts, background)
     text = scores_csv(scores, ds.y)
     if args.out:
@@ -136,9 +145,12 @@ def _detection_sets(args: argparse.Namespace, run):
 
     cfg = run.config.data
     if args.normal or args.anomalous:
-        if not (args.normal and args.anomalous) or args.data or args.normal_classes:
-            raise ConfigError("give --normal and --anomalous together, or --data/--normal-classes instead")
-        return two_source_sets(cfg, args.normal, args.anomalous), f"normal {args.normal} vs anomalous {args.anomalous}"
+        if args.data or args.normal_classes:
+            raise ConfigError("--normal/--anomalous and --data/--normal-classes are two protocols: give one")
+        if not args.anomalous:
+            raise ConfigError("--normal needs --anomalous (the anomalous test examples)")
+        normal = args.normal or f"{cfg.spec} (test split)"
+        return two_source_sets(cfg, args.anomalous, args.normal), f"normal {normal} vs anomalous {args.anomalous}"
     classes = args.normal_classes or cfg.classes
     if classes is None:
         raise ConfigError("give --normal-classes (the run was trained on all classes) or --normal/--anomalous")
@@ -151,8 +163,9 @@ def run_eval(args: argparse.Namespace) -> int:
     from ..io import write_json
     from ..viz import save_figure
 
-    run, background, opts = _open(args)
+    run, bg, opts = _open(args)
     sets, protocol = _detection_sets(args, run)
+    background = _scorer(run, bg, sets.val, sets.normal, sets.anomalous)
     names = args.scores or [*DEFAULT_SCORES, *(["llr"] if background else [])]
     scores = {part: score_dataset(run.model, getattr(sets, part), run.preprocessor, names, opts, background)
               for part in ("val", "normal", "anomalous")}

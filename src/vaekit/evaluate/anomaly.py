@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..data import DataConfig, Dataset, Preprocessor, batch_indices, binarize_once, load_data
+from ..data import DataConfig, Dataset, Preprocessor, batch_indices, binarize_once, keep_classes, load_data
 from ..errors import ConfigError, DataError
 from ..models import VAE
 from ..registry import Registry
@@ -279,10 +279,11 @@ def one_class_sets(cfg: DataConfig, normal_classes: list[int], spec: str | None 
                          anomalous=test.subset((~is_normal).nonzero().squeeze(1)))
 
 
-def two_source_sets(cfg: DataConfig, normal_spec: str, anomalous_spec: str) -> DetectionSets:
-    """Normal and anomalous test examples from two sources; the threshold uses the run's validation split."""
-    return DetectionSets(val=validation_data(cfg), normal=evaluation_data(cfg, normal_spec),
-                         anomalous=evaluation_data(cfg, anomalous_spec))
+def two_source_sets(cfg: DataConfig, anomalous_spec: str, normal_spec: str | None = None) -> DetectionSets:
+    """Anomalous test examples from one source, normal ones from another (default: the run's own test
+    split, restricted to its ``data.classes``); the threshold uses the run's validation split."""
+    normal = evaluation_data(cfg, normal_spec) if normal_spec else keep_classes(evaluation_data(cfg), cfg.classes)
+    return DetectionSets(val=validation_data(cfg), normal=normal, anomalous=evaluation_data(cfg, anomalous_spec))
 
 
 def evaluate_scores(val: dict[str, np.ndarray], normal: dict[str, np.ndarray], anomalous: dict[str, np.ndarray],
