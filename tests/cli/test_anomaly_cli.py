@@ -64,6 +64,14 @@ def test_eval_one_class_separates_zeros_and_writes_a_histogram(zeros_run, capsys
     assert saved["nll"]["auroc"] == pytest.approx(rows["nll"]["auroc"], abs=1e-3)
 
 
+def test_eval_against_another_source_uses_the_runs_own_normal_test_split(zeros_run, capsys, tmp_path):
+    code, out, err = vaekit(capsys, "anomaly", "eval", zeros_run, "--anomalous", "digits", "--scores", "nll",
+                            *FAST, "--hist", tmp_path / "h.png")
+    assert code == 0, err
+    assert "normal digits (test split) vs anomalous digits" in out and "23 normal and 269 anomalous" in out
+    assert 0.8 < table(out)["nll"]["auroc"] < 1.0  # the anomalous source also holds the 23 zeros
+
+
 def test_score_writes_one_row_per_test_example(zeros_run, capsys, tmp_path):
     out_csv = tmp_path / "scores.csv"
     code, out, _ = vaekit(capsys, "anomaly", "score", zeros_run, "--score", "nll,kl", *FAST, "--out", out_csv)
