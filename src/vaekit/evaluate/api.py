@@ -50,7 +50,9 @@ def evaluate(run: str | Path | Run, data: str | None = None, split: str = "test"
     Returns:
         A JSON-ready dict; the keys are always the same and values that do not apply (bits/dim of
         non-image data, probe metrics of unlabelled data) are None. Nats are per example; ``*_se``
-        are standard errors over examples.
+        are standard errors over examples. ``kl_per_dim`` covers every stochastic layer (bottom
+        first); active units, ``posterior_mean_variance`` and the probe use ``encode(x).mean`` (the
+        top layer of a hierarchical model).
     """
     _check_counts(iw_samples=iw_samples, iw_examples=iw_examples, budget=budget, batch_size=batch_size,
                   probe_max_fit=probe_max_fit, threads=threads)
