@@ -47,7 +47,8 @@ def test_run_figures_are_written(tiny_run, tmp_path):
         "samples": figures.samples_figure(model, pre, 10, temperature=0.5),
         "interp": figures.interpolation_figure(model, x[0], x[1], pre, steps=4),
         "traverse": figures.traversal_figure(model, x, y, pre, centre=(x[3], y[3]), include_inactive=True),
-        "arith": figures.arithmetic_figure(model, x[:4], y[:4], latent.attribute_vector(emb.mu, emb.y, 1, 7), pre, 1, 7),
+        "arith": figures.arithmetic_figure(model, x[:4], y[:4], latent.attribute_vector(emb.mu, emb.y, 1, 7),
+                                           pre, 1, 7),
         "proj": figures.projection_figure(latent.project(emb.mu), emb.y),
         "kl": figures.kl_figure(latent.kl_per_dim(model, x)),
     }

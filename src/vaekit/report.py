@@ -35,7 +35,8 @@ h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2e
 table { border-collapse: collapse; margin: .5em 0; } td, th { border: 1px solid #ccc; padding: .25em .6em; }
 th { background: #f3f3f3; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-figcaption { color: #555; font-size: .9em; max-width: 60em; } pre { background: #f6f6f6; padding: .8em; overflow: auto; }
+figcaption { color: #555; font-size: .9em; max-width: 60em; }
+pre { background: #f6f6f6; padding: .8em; overflow: auto; }
 .note { color: #a60; }
 """
 
@@ -78,7 +79,8 @@ def build_report(run: Run, ds: Dataset | None = None, history: list[dict] | None
         pictures = _pictures(run, ds, history)
     finally:
         model.train(was_training)
-    body = [_header(run, notes), _metrics_section(run, history), *pictures, _config_section(run), _epochs_section(history)]
+    body = [_header(run, notes), _metrics_section(run, history), *pictures, _config_section(run),
+            _epochs_section(history)]
     title = f"vaekit report: {run.path.name}"
     return (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{_esc(title)}</title>\n"
             f"<style>{STYLE}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n")
@@ -92,7 +94,8 @@ def _pictures(run: Run, ds: Dataset | None, history: list[dict]) -> list[str]:
                            "Per-epoch means on the training and validation data; -ELBO = rate + distortion."))
     if ds is not None:
         x, y = figures.eval_batch(ds, pre, next(model.parameters()).device, REPORT_EXAMPLES)
-        out.append(_figure("Reconstructions", figures.reconstruction_figure(model, x[:16], None if y is None else y[:16], pre),
+        recon = figures.reconstruction_figure(model, x[:16], None if y is None else y[:16], pre)
+        out.append(_figure("Reconstructions", recon,
                            f"The first 16 examples of {_esc(ds.name or 'the data')} and their reconstructions."))
     out.append(_figure("Samples", figures.samples_figure(model, pre, 64, mean=True),
                        "Decoder means of 64 draws from the prior N(0, I)."))
@@ -133,7 +136,8 @@ def _header(run: Run, notes: list[str]) -> str:
              ("likelihood", cfg.model.likelihood), ("data", info.get("data_spec")),
              ("example shape", "x".join(map(str, info.get("sample_shape", [])))),
              ("train / val / test examples", f"{info.get('n_train')} / {info.get('n_val')} / {info.get('n_test')}"),
-             ("status", info.get("status")), ("epochs", info.get("epochs_done")), ("best epoch", info.get("best_epoch")),
+             ("status", info.get("status")), ("epochs", info.get("epochs_done")),
+             ("best epoch", info.get("best_epoch")),
              ("created", info.get("created")), ("vaekit", info.get("vaekit_version"))]
     rows = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in facts)
     extra = "".join(f"<p class=\"note\">{_esc(n)}</p>" for n in notes)
@@ -150,8 +154,8 @@ def _metrics_section(run: Run, history: list[dict]) -> str:
     if not cols:
         return "<h2>Metrics</h2>\n<p>No metrics recorded yet.</p>"
     head = "".join(f"<th>{_esc(name)}</th>" for name, _ in cols)
-    rows = "".join(f"<tr><th>{_esc(label)}</th>" + "".join(f"<td class=\"num\">{_num(t.get(key))}</td>" for _, t in cols)
-                   + "</tr>" for key, label in TERMS)
+    rows = "".join(f"<tr><th>{_esc(label)}</th>" + _cells(t.get(key) for _, t in cols) + "</tr>"
+                   for key, label in TERMS)
     return (f"<h2>Metrics</h2>\n<table><tr><th>per example</th>{head}</tr>{rows}</table>"
             "<p>Train and validation columns are the epoch of the best validation -ELBO (the weights "
             "used for the test column and the pictures).</p>")
@@ -174,8 +178,12 @@ def _epochs_section(history: list[dict]) -> str:
         return ""
     keys = [k for k in history[0] if k not in ("best",)]
     head = "".join(f"<th>{_esc(k)}</th>" for k in keys)
-    rows = "".join("<tr>" + "".join(f"<td class=\"num\">{_num(r.get(k))}</td>" for k in keys) + "</tr>" for r in history)
+    rows = "".join("<tr>" + _cells(r.get(k) for k in keys) + "</tr>" for r in history)
     return f"<details><summary>All epochs ({len(history)})</summary><table><tr>{head}</tr>{rows}</table></details>"
+
+
+def _cells(values) -> str:
+    return "".join(f"<td class=\"num\">{_num(v)}</td>" for v in values)
 
 
 def _num(v) -> str:

@@ -8,7 +8,7 @@ from .latent_args import add_data_args, add_run_args, items, open_run, out_path,
 
 
 def register(sub) -> None:
-    p = sub.add_parser("arithmetic", help="latent arithmetic: inputs before/after adding mean z(label A) - mean z(label B)")
+    p = sub.add_parser("arithmetic", help="inputs before/after adding mean z(label A) - mean z(label B)")
     add_run_args(p, "arithmetic.png")
     add_data_args(p, items=8)
     p.add_argument("--add", type=int, required=True, metavar="A", help="label whose mean latent is added")

@@ -22,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
     ds = split(args, r)
     emb = embed(r.model, ds, r.preprocessor, args.batch_size)
     npz, table = save_embedding(emb, out_path(args))
-    print(f"{len(emb.mu)} examples, {emb.mu.shape[1]} latent dimensions, labels: {'yes' if emb.y is not None else 'no'}")
+    labelled = "yes" if emb.y is not None else "no"
+    print(f"{len(emb.mu)} examples, {emb.mu.shape[1]} latent dimensions, labels: {labelled}")
     print(f"written: {npz}\nwritten: {table}")
     return 0

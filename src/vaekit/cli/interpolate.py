@@ -31,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
     r = open_run(args)
     x, y = _endpoints(args, r)
     methods = ["lerp", "slerp"] if args.method == "both" else [args.method]
-    print(f"written: {save(interpolation_figure(r.model, x[0], x[1], r.preprocessor, args.steps, methods, y), out_path(args))}")
+    fig = interpolation_figure(r.model, x[0], x[1], r.preprocessor, args.steps, methods, y)
+    print(f"written: {save(fig, out_path(args))}")
     if args.gif:
         method = "lerp" if args.method == "lerp" else "slerp"
         write_bytes(args.gif, interpolation_gif(r.model, x[0], x[1], r.preprocessor, args.steps, method, y))
