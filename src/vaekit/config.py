@@ -147,11 +147,15 @@ def _looks_numeric(s: str) -> bool:
 
 
 def deep_merge(base: dict, update: Mapping) -> dict:
-    """Recursively merge ``update`` into a copy of ``base`` (mappings merge, other values replace)."""
+    """Recursively merge ``update`` into a copy of ``base`` (mappings merge, other values replace).
+
+    Nested mappings of ``update`` are copied too, so editing the result (``set_dotted``) never
+    changes ``update`` (e.g. a registered preset).
+    """
     out = dict(base)
     for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
+        if isinstance(value, Mapping):
+            out[key] = deep_merge(out[key] if isinstance(out.get(key), Mapping) else {}, value)
         else:
             out[key] = value
     return out
