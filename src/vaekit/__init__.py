@@ -9,14 +9,15 @@ Python API::
     x_hat = model.reconstruct(x)
     x_new = model.sample(16)
     metrics = vaekit.evaluate(run.path, iw_samples=5000)   # ELBO, IWAE NLL, bits/dim, active units
+    run = vaekit.resume(run.path, [("train.epochs", 100)])  # continue from the last checkpoint
 """
 
 __version__ = "0.1.0"
 
 from .errors import CheckpointError, ConfigError, DataError, TrainingError, VaekitError  # noqa: E402
 from .run import Run, load, open_run  # noqa: E402
-from .train.api import train  # noqa: E402
+from .train.api import resume, train  # noqa: E402
 from .evaluate.api import evaluate  # noqa: E402  (the function shadows the subpackage name, like train)
 
 __all__ = ["CheckpointError", "ConfigError", "DataError", "Run", "TrainingError", "VaekitError",
-           "__version__", "evaluate", "load", "open_run", "train"]
+           "__version__", "evaluate", "load", "open_run", "resume", "train"]
