@@ -30,7 +30,7 @@ from .checkpoint import unflatten_optimizer
 from .config import TrainConfig
 from .distributed import Dist, all_reduce_sum, broadcast_flag, gather, local_batch, shard, wrap_ddp
 from .schedules import KLSchedule
-from .step import TERMS, LossModule, NonFiniteGuard, Stepper, sanitize
+from .step import TERMS, LossModule, NonFiniteGuard, Stepper, accumulate
 
 log = logging.getLogger(__name__)
 #: Steps between reads of the on-device skip counters on CUDA (CPU reads are free: every step).
@@ -127,7 +127,7 @@ class Trainer:
             x = self.pre(self.train_x[idx], train=True)  # (b, *shape) float
             y = None if self.train_y is None else self.train_y[idx]
             terms, bad = self.stepper(as_channels_last(x) if self.channels_last else x, y, self.ctx())
-            self.acc += sanitize(terms, bad, len(idx))
+            accumulate(self.acc, terms, bad, len(idx))
             self.guard.record(bad)
             self.state.step += 1
             self.state.batch += 1

@@ -61,17 +61,20 @@ class NonFiniteGuard:
 
     def record(self, bad: torch.Tensor) -> None:
         """Add one step's flag (0-d bool tensor); no host sync."""
-        b = bad.long()
-        self.total += b
-        self.run.add_(b).mul_(b)
-        torch.maximum(self.worst, self.run, out=self.worst)
+        self.total.add_(bad)
+        self.run.add_(bad).mul_(bad)  # run = (run + 1) after a skip, 0 after an update
+        if self.check_every > 1:
+            torch.maximum(self.worst, self.run, out=self.worst)
 
     def check(self, step: int, force: bool = False) -> None:
         """Every ``check_every`` steps (or when forced): raise after ``limit`` consecutive skips."""
         if not force and step % self.check_every:
             return
-        worst = int(self.worst)
-        self.worst.copy_(self.run)
+        if self.check_every > 1:
+            worst = int(self.worst)
+            self.worst.copy_(self.run)
+        else:
+            worst = int(self.run)
         if worst >= self.limit:
             raise TrainingError(f"stopped after {worst} consecutive non-finite steps (step {step}); "
                                 "the last good weights and a checkpoint are saved; lower train.lr or set "
@@ -124,14 +127,14 @@ class Stepper:
         else:
             self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.opt)
-        bad = ~torch.isfinite(self.grad_norm())
-        if not self.dist.active:
-            bad |= ~torch.isfinite(loss)
+        norm = self.grad_norm()
+        bad = ~torch.isfinite(norm if self.dist.active else norm + loss.detach())
         guarded_step(self.opt, bad, self.on_device)
         if self.scaler is not None:
             self.scaler.update()
         self.aux_step(bad)
-        return torch.stack([out[t].detach().float() for t in TERMS]), bad
+        with torch.no_grad():
+            return torch.stack([out[t] for t in TERMS]).float(), bad
 
     def grad_norm(self) -> torch.Tensor:
         """Total gradient norm; gradients are clipped to ``grad_clip`` when it is set."""
@@ -159,7 +162,6 @@ class Stepper:
                 group["lr"] = lr
 
 
-def sanitize(terms: torch.Tensor, bad: torch.Tensor, n: int) -> torch.Tensor:
-    """``(5,)`` accumulator increment: ``n * terms`` and ``n``, or zeros for a skipped step."""
-    w = (~bad).float() * n
-    return torch.cat([torch.where(bad, 0.0, terms) * w, w.view(1)])
+def accumulate(acc: torch.Tensor, terms: torch.Tensor, bad: torch.Tensor, n: int) -> None:
+    """``acc (5,) += n * [terms, 1]``, or nothing for a skipped step (no host sync)."""
+    acc.add_(torch.cat([terms, terms.new_ones(1)]).masked_fill_(bad, 0.0), alpha=n)

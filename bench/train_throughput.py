@@ -1,0 +1,154 @@
+"""Training throughput: vaekit's ``Trainer`` epoch vs a bare PyTorch loop, side by side in one run.
+
+Both loops train the *same model object* on the *same uint8 tensor* (MNIST training images from
+``../shared/data/mnist``, or random uint8 images of the same shape when absent) with the same batch
+size and Adam learning rate. The bare loop is what one would write by hand::
+
+    for idx in torch.randperm(n).split(batch_size):
+        loss = model.loss(data[idx].float() / 255)["loss"]
+        opt.zero_grad(); loss.backward(); opt.step()
+
+vaekit's epoch adds the KL schedule, the non-finite guard (gradient norm, skip flag, skip counters),
+metric accumulation and the optional DDP/compile/autocast machinery. Epochs of the two loops are
+interleaved (the order alternates every repeat) and the medians are compared; ratio = vaekit / bare
+images per second (>= 0.95 is the target: the loop costs nothing).
+
+Usage::
+
+    flock /tmp/vaekit-heavy.lock .venv/bin/python bench/train_throughput.py [--compile off,on] [--n 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from vaekit.data import Dataset, DataConfig, Preprocessor, Splits, load_data
+from vaekit.device import resolve_device
+from vaekit.errors import DataError
+from vaekit.models import build_model
+from vaekit.train.config import TrainConfig, build_run_config
+from vaekit.train.loop import Trainer
+
+MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+MODELS = {"mlp": "mlp-784-400-20", "conv": "conv-32x2-z128"}
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--models", default="mlp,conv", help=f"comma-separated, from {', '.join(MODELS)}")
+    p.add_argument("--compile", default="off,on", help="off, on or off,on")
+    p.add_argument("--n", type=int, default=20000, help="training images per epoch")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--repeats", type=int, default=5, help="timed epochs per loop (after one warm-up)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    p.add_argument("--data", default=str(MNIST), help="MNIST IDX folder (random images when absent)")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    return p.parse_args()
+
+
+def load_images(folder: str, n: int) -> tuple[torch.Tensor, str]:
+    """``(n, 1, 28, 28)`` uint8 training images and where they came from."""
+    try:
+        splits, _ = load_data(DataConfig(spec=f"mnist:{folder}", val_fraction=0.0))
+        return splits.train.x[:n].contiguous(), f"MNIST ({folder})"
+    except DataError:
+        g = torch.Generator().manual_seed(0)
+        return torch.randint(0, 256, (n, 1, 28, 28), dtype=torch.uint8, generator=g), "random uint8 (MNIST absent)"
+
+
+def build(preset: str, shape: tuple[int, ...], device: torch.device):
+    cfg = build_run_config(preset)
+    torch.manual_seed(0)
+    return build_model(cfg.model, shape, None).to(device), cfg.train.lr
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class BareLoop:
+    """The hand-written loop: randperm, index, scale, loss, zero_grad, backward, step."""
+
+    def __init__(self, model, data: torch.Tensor, batch_size: int, lr: float, compile: bool) -> None:
+        self.data, self.batch_size = data, batch_size
+        self.loss = torch.compile(model.loss) if compile else model.loss
+        self.opt = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def epoch(self) -> None:
+        for idx in torch.randperm(len(self.data), device=self.data.device).split(self.batch_size):
+            loss = self.loss(self.data[idx].float() / 255.0)["loss"]
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+
+
+def vaekit_loop(model, data: torch.Tensor, batch_size: int, lr: float, compile: bool, device) -> Trainer:
+    cfg = TrainConfig(batch_size=batch_size, lr=lr, compile=compile, progress=False, device=str(device))
+    splits = Splits(train=Dataset(x=data, max_value=255.0, name="bench"))
+    return Trainer(model, splits, Preprocessor(max_value=255.0), cfg, device)
+
+
+def timed(fn, n: int, device: torch.device) -> float:
+    """Images per second of one call of ``fn`` (an epoch over ``n`` images)."""
+    sync(device)
+    t0 = time.perf_counter()
+    fn()
+    sync(device)
+    return n / (time.perf_counter() - t0)
+
+
+def compare(model_key: str, compile: bool, data: torch.Tensor, args, device) -> dict:
+    """Warm up both loops, then time interleaved epochs; returns medians and the ratio."""
+    model, lr = build(MODELS[model_key], tuple(data.shape[1:]), device)
+    trainer = vaekit_loop(model, data, args.batch_size, lr, compile, device)
+    bare = BareLoop(model, trainer.train_x, args.batch_size, lr, compile)
+    loops = {"vaekit": trainer.run_epoch, "bare": bare.epoch}
+    for fn in loops.values():  # warm-up: allocator, compile
+        fn()
+    rates = {name: [] for name in loops}
+    for r in range(args.repeats):
+        for name in (list(loops) if r % 2 == 0 else list(loops)[::-1]):
+            rates[name].append(timed(loops[name], len(data), device))
+    med = {name: statistics.median(v) for name, v in rates.items()}
+    paired = statistics.median(a / b for a, b in zip(rates["vaekit"], rates["bare"]))
+    return {"model": model_key, "preset": MODELS[model_key], "compile": compile, "vaekit": med["vaekit"],
+            "bare": med["bare"], "ratio": med["vaekit"] / med["bare"], "paired_ratio": paired, "rates": rates}
+
+
+def describe(device: torch.device, source: str, args) -> str:
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
+    return (f"torch {torch.__version__}, {device} ({where}), {torch.get_num_threads()} threads; data: {source}; "
+            f"{args.n} images/epoch, batch {args.batch_size}, {args.repeats} interleaved epochs per loop")
+
+
+def main() -> None:
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    data, source = load_images(args.data, args.n)
+    args.n = len(data)
+    print(describe(device, source, args))
+    print(f"{'model':<22}{'compile':<9}{'vaekit img/s':>14}{'bare img/s':>14}{'ratio':>8}{'paired':>8}")
+    results = []
+    for compile in [c == "on" for c in args.compile.split(",")]:
+        for key in args.models.split(","):
+            res = compare(key, compile, data, args, device)
+            results.append(res)
+            print(f"{res['preset']:<22}{'on' if compile else 'off':<9}{res['vaekit']:>14.0f}{res['bare']:>14.0f}"
+                  f"{res['ratio']:>8.3f}{res['paired_ratio']:>8.3f}", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"setup": describe(device, source, args), "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
