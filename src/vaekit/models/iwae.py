@@ -28,33 +28,30 @@ from .base import MODELS, VAE, LossContext, ModelConfig, free_bits_kl
 from .hierarchical import HierarchicalConfig, HierarchicalVAE
 
 
-def _check_k(k: int) -> None:
-    if k < 1:
-        raise ConfigError(f"model.k (importance samples) must be at least 1, got {k}")
+@dataclass
+class ImportanceSamplesConfig:
+    """Config mixin. Attributes: k: importance samples per example in the training objective."""
+
+    k: int = 5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.k < 1:
+            raise ConfigError(f"model.k (importance samples) must be at least 1, got {self.k}")
 
 
 @dataclass
-class IWAEConfig(ModelConfig):
-    """Attributes: k: importance samples per example in the training objective."""
+class IWAEConfig(ImportanceSamplesConfig, ModelConfig):
+    """The flat VAE's options plus ``k``."""
 
     name: str = "iwae"
-    k: int = 5
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _check_k(self.k)
 
 
 @dataclass
-class HierarchicalIWAEConfig(HierarchicalConfig):
-    """The ladder VAE's options plus ``k``, the importance samples per example."""
+class HierarchicalIWAEConfig(ImportanceSamplesConfig, HierarchicalConfig):
+    """The ladder VAE's options plus ``k``."""
 
     name: str = "hierarchical_iwae"
-    k: int = 5
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _check_k(self.k)
 
 
 def log_mean_exp(t: torch.Tensor, dim: int = 0) -> torch.Tensor:
