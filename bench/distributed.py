@@ -39,7 +39,7 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--nprocs", default="1,2", help="comma-separated process counts")
     p.add_argument("--models", default="mlp,conv")
-    p.add_argument("--n", type=int, default=20000)
+    p.add_argument("--images", type=int, default=20000, help="training images per epoch")
     p.add_argument("--batch-size", type=int, default=128, help="global batch")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--device", default="cpu", help="cpu (gloo) or cuda (NCCL, one GPU per process)")
@@ -49,14 +49,16 @@ def parse_args() -> argparse.Namespace:
 
 
 class BareDDP:
-    """DDP as the PyTorch tutorial writes it: DistributedSampler indices, DDP forward, backward, step."""
+    """DDP as the PyTorch tutorial writes it: DistributedSampler indices, DDP forward, backward, step
+    (one process: the plain loss module, as vaekit then runs without DDP too)."""
 
     def __init__(self, model, data: torch.Tensor, batch_size: int, lr: float, d, device) -> None:
         from torch.nn.parallel import DistributedDataParallel as DDP
         from torch.utils.data.distributed import DistributedSampler
 
         self.data, self.batch_size, self.device = data, batch_size, device
-        self.ddp = DDP(LossModule(model), device_ids=[device.index] if device.type == "cuda" else None)
+        ids = [device.index] if device.type == "cuda" else None
+        self.ddp = DDP(LossModule(model), device_ids=ids) if d.active else LossModule(model)
         self.opt = torch.optim.Adam(model.parameters(), lr=lr)
         self.sampler = DistributedSampler(range(len(data)), num_replicas=d.world, rank=d.rank, seed=0)
         self.epochs = 0
@@ -75,7 +77,7 @@ class BareDDP:
 def worker(args) -> None:
     device = resolve_device(args.device)
     d = distributed.setup(device)
-    data, _ = load_images(args.data, args.n)
+    data, _ = load_images(args.data, args.images)
     data = data.to(device)
     out = {}
     for key in args.models.split(","):
@@ -103,7 +105,7 @@ def launch(nproc: int, args) -> dict:
     cores = os.cpu_count() or 1
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, cores // nproc))}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           __file__, "--worker", "--models", args.models, "--n", str(args.n), "--batch-size", str(args.batch_size),
+           __file__, "--worker", "--models", args.models, "--images", str(args.images), "--batch-size", str(args.batch_size),
            "--repeats", str(args.repeats), "--device", args.device, "--data", args.data]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
@@ -116,7 +118,7 @@ def main() -> None:
     args = parse_args()
     if args.worker:
         return worker(args)
-    print(f"torch {torch.__version__}, device {args.device}, {os.cpu_count()} cores; {args.n} images/epoch, "
+    print(f"torch {torch.__version__}, device {args.device}, {os.cpu_count()} cores; {args.images} images/epoch, "
           f"global batch {args.batch_size}, {args.repeats} interleaved epochs per loop")
     print(f"{'model':<22}{'procs':>6}{'threads':>8}{'vaekit img/s':>14}{'bare img/s':>12}{'ratio':>8}{'speed-up':>10}")
     base = {}

@@ -15,7 +15,7 @@ images per second (>= 0.95 is the target: the loop costs nothing).
 
 Usage::
 
-    flock /tmp/vaekit-heavy.lock .venv/bin/python bench/train_throughput.py [--compile off,on] [--n 20000]
+    flock /tmp/vaekit-heavy.lock .venv/bin/python bench/train_throughput.py [--compile off,on] [--images 20000] [--threads 1]
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--models", default="mlp,conv", help=f"comma-separated, from {', '.join(MODELS)}")
     p.add_argument("--compile", default="off,on", help="off, on or off,on")
-    p.add_argument("--n", type=int, default=20000, help="training images per epoch")
+    p.add_argument("--images", type=int, default=20000, help="training images per epoch")
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--repeats", type=int, default=5, help="timed epochs per loop (after one warm-up)")
+    p.add_argument("--repeats", type=int, default=7, help="timed epochs per loop (after one warm-up)")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     p.add_argument("--data", default=str(MNIST), help="MNIST IDX folder (random images when absent)")
@@ -127,7 +127,7 @@ def compare(model_key: str, compile: bool, data: torch.Tensor, args, device) -> 
 def describe(device: torch.device, source: str, args) -> str:
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     return (f"torch {torch.__version__}, {device} ({where}), {torch.get_num_threads()} threads; data: {source}; "
-            f"{args.n} images/epoch, batch {args.batch_size}, {args.repeats} interleaved epochs per loop")
+            f"{args.images} images/epoch, batch {args.batch_size}, {args.repeats} interleaved epochs per loop")
 
 
 def main() -> None:
@@ -135,8 +135,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    data, source = load_images(args.data, args.n)
-    args.n = len(data)
+    data, source = load_images(args.data, args.images)
+    args.images = len(data)
     print(describe(device, source, args))
     print(f"{'model':<22}{'compile':<9}{'vaekit img/s':>14}{'bare img/s':>14}{'ratio':>8}{'paired':>8}")
     results = []
