@@ -34,7 +34,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--preset", default="iwae-1layer")
     p.add_argument("--k", type=int, default=5000, help="importance samples per example")
     p.add_argument("--examples", type=int, default=16)
-    p.add_argument("--budgets", default=f"{2 ** 22},{DEFAULT_BUDGET},{2 ** 26}",
+    p.add_argument("--budgets", default=f"{2 ** 18},{2 ** 20},{DEFAULT_BUDGET},{2 ** 22},{2 ** 24},{2 ** 26}",
                    help="comma-separated elements per call")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's, all physical cores)")
     p.add_argument("--device", default="auto")
