@@ -20,7 +20,7 @@ from vaekit.train.api import resume
 from vaekit.train.checkpoint import load_checkpoint
 from vaekit.train.config import RunConfig
 from vaekit.train.loop import Trainer
-from vaekit.train.step import NonFiniteGuard
+from vaekit.train.tally import DeviceTally, HostTally
 
 from ..conftest import tiny_config
 
@@ -109,14 +109,29 @@ def test_consecutive_nonfinite_steps_stop_with_a_usable_checkpoint(tmp_path, mon
     assert resume(run).info["status"] == "finished"
 
 
-def test_guard_read_lazily_still_sees_a_streak_that_ended():
-    guard = NonFiniteGuard(CPU, limit=3, check_every=4)
+def test_device_tally_read_lazily_still_sees_a_streak_that_ended():
+    tally = DeviceTally(CPU, limit=3, check_every=4)  # the CUDA tally (runs on any device)
     for step, flag in enumerate([True, True, True, False], 1):
-        guard.record(torch.tensor(flag))
-        guard.check(step) if step < 4 else None
-    with pytest.raises(TrainingError):
-        guard.check(4)
-    assert int(guard.total) == 3 and int(guard.run) == 0
+        tally.add(torch.ones(4), torch.tensor(flag), 10)
+        if step < 4:
+            tally.check(step)  # not a multiple of check_every: nothing is read
+    with pytest.raises(TrainingError, match="stopped after 3 consecutive"):
+        tally.check(4)
+    assert tally.skipped == 3 and tally.epoch_sums(CPU).tolist() == [10.0] * 5
+
+
+def test_host_and_device_tallies_agree():
+    flags = [False, True, False, True, True, False, False]
+    host, device = HostTally(limit=5), DeviceTally(CPU, limit=5, check_every=1)
+    for i, flag in enumerate(flags):
+        terms = torch.tensor([1.0, 2.0, 3.0, float(i)]) if not flag else torch.full((4,), math.nan)
+        for tally in (host, device):
+            tally.add(terms, torch.tensor(flag), 8)
+    assert torch.equal(host.epoch_sums(CPU), device.epoch_sums(CPU))
+    assert torch.equal(host.epoch_sums(CPU), torch.tensor([32.0, 64.0, 96.0, 8.0 * (0 + 2 + 5 + 6), 32.0],
+                                                          dtype=torch.float64))
+    assert host.skipped == device.skipped == 3
+    assert torch.equal(host.state()["counts"][:2], device.state()["counts"][:2])
 
 
 def test_log_variances_are_kept_in_a_safe_range():

@@ -179,7 +179,7 @@ def _fit(trainer: Trainer, path: Path, info: dict, splits: Splits) -> Run:
     try:
         history = trainer.fit()
     except TrainingError as exc:
-        trainer.guard.reset_streak()
+        trainer.tally.reset_streak()
         trainer.save_checkpoint()
         if d.main:
             save_weights(trainer.model, path, "last")

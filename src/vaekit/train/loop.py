@@ -25,16 +25,15 @@ from ..device import as_channels_last, check_precision, place_model, use_channel
 from ..errors import CheckpointError
 from ..evaluate.likelihood import bits_per_dim, elbo_stats
 from ..models import VAE, LossContext
-from .checkpoint import Checkpoint, flatten_optimizer, host_rng_state, save_checkpoint, set_host_rng_state
-from .checkpoint import unflatten_optimizer
+from .checkpoint import (Checkpoint, flatten_optimizer, host_rng_state, save_checkpoint, set_host_rng_state,
+                         unflatten_optimizer)
 from .config import TrainConfig
 from .distributed import Dist, all_reduce_sum, broadcast_flag, gather, local_batch, shard, wrap_ddp
 from .schedules import KLSchedule
-from .step import TERMS, LossModule, NonFiniteGuard, Stepper, accumulate
+from .step import TERMS, LossModule, Stepper
+from .tally import make_tally
 
 log = logging.getLogger(__name__)
-#: Steps between reads of the on-device skip counters on CUDA (CPU reads are free: every step).
-CUDA_CHECK_EVERY = 32
 
 
 @dataclass
@@ -96,10 +95,9 @@ class Trainer:
         place_model(model, device, self.channels_last)
         self.stepper = Stepper(model, build_loss_fn(model, cfg, device, self.dist), cfg.lr, cfg.grad_clip,
                                cfg.precision, device, self.dist)
-        self.guard = NonFiniteGuard(device, cfg.max_nonfinite, 1 if device.type == "cpu" else CUDA_CHECK_EVERY)
+        self.tally = make_tally(device, cfg.max_nonfinite)
         self.data_gen = torch.Generator().manual_seed(cfg.seed)
         self.epoch_rng = self.data_gen.get_state()
-        self.acc = torch.zeros(len(TERMS) + 1, device=device)  # n-weighted term sums, n
         self.on_epoch_end: list[Callable[["Trainer", dict], None]] = []
         self.checkpoint_dir: Path | None = None
         self.last_checkpoint = time.monotonic()
@@ -122,22 +120,21 @@ class Trainer:
         self.epoch_rng = self.data_gen.get_state()
         order = shard(torch.randperm(len(self.splits.train), generator=self.data_gen), self.dist).to(self.device)
         if self.state.batch == 0:
-            self.acc.zero_()
+            self.tally.new_epoch()
         for idx in order.split(self.batch_size)[self.state.batch:]:
             x = self.pre(self.train_x[idx], train=True)  # (b, *shape) float
             y = None if self.train_y is None else self.train_y[idx]
             terms, bad = self.stepper(as_channels_last(x) if self.channels_last else x, y, self.ctx())
-            accumulate(self.acc, terms, bad, len(idx))
-            self.guard.record(bad)
+            self.tally.add(terms, bad, len(idx))
             self.state.step += 1
             self.state.batch += 1
             if bar is not None:
                 bar.update(1)
-            self.guard.check(self.state.step)
+            self.tally.check(self.state.step)
             if self._checkpoint_due():
                 self.save_checkpoint()
         self.state.batch = 0
-        totals = all_reduce_sum(self.acc.clone(), self.dist).tolist()
+        totals = all_reduce_sum(self.tally.epoch_sums(self.device), self.dist).tolist()
         return {f"train_{t}": v / max(totals[-1], 1) for t, v in zip(TERMS, totals)}
 
     def validate(self, ds: Dataset | None) -> dict[str, float]:
@@ -168,9 +165,9 @@ class Trainer:
         """Train one epoch, validate, run the callbacks, checkpoint; returns the metrics row."""
         t0 = time.perf_counter()
         row = {"epoch": self.state.epoch + 1, **self.run_epoch(bar)}
-        self.guard.check(self.state.step, force=True)
+        self.tally.check(self.state.step, force=True)
         row.update(self.validate(self.splits.val))
-        self.state.nonfinite_total = int(self.guard.total)
+        self.state.nonfinite_total = self.tally.skipped
         row.update(step=self.state.step, kl_weight=self.schedule(self.state.step),
                    skipped_steps=self.state.nonfinite_total, seconds=time.perf_counter() - t0)
         self.state.epoch += 1
@@ -213,14 +210,14 @@ class Trainer:
 
     def checkpoint_data(self) -> Checkpoint:
         """The complete training state as tensors + JSON (collective: RNG states of every rank)."""
-        self.state.nonfinite_total = int(self.guard.total)
+        self.state.nonfinite_total = self.tally.skipped
         tensors, opt_meta = flatten_optimizer(self.stepper.opt.state_dict(), "opt")
         aux_meta = None
         if self.stepper.aux_opt is not None:
             aux_tensors, aux_meta = flatten_optimizer(self.stepper.aux_opt.state_dict(), "aux")
             tensors.update(aux_tensors)
         tensors.update(self._rng_tensors())
-        tensors.update({f"guard.{k}": v for k, v in self.guard.state().items()}, acc=self.acc)
+        tensors.update({f"tally.{k}": v for k, v in self.tally.state().items()})
         scaler = self.stepper.scaler
         meta = {"state": dataclasses.asdict(self.state), "optimizer": opt_meta, "aux_optimizer": aux_meta,
                 "scaler": scaler.state_dict() if scaler is not None else None, "rng": host_rng_state(),
@@ -256,8 +253,7 @@ class Trainer:
             self.stepper.scaler.load_state_dict(meta["scaler"])
         self.stepper.set_lr(self.cfg.lr)
         self.state = TrainState(**meta["state"])
-        self.acc.copy_(t["acc"])
-        self.guard.load({k: t[f"guard.{k}"] for k in self.guard.state()})
+        self.tally.load({k: t[f"tally.{k}"] for k in self.tally.state()})
         self.data_gen.set_state(t["rng.data"])
         torch.set_rng_state(t[f"rng.torch.{self.dist.rank}"])
         if self.device.type == "cuda" and f"rng.cuda.{self.dist.rank}" in t:

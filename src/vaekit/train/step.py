@@ -5,8 +5,7 @@ The step follows vdvae's ``training_step``: forward, backward, gradient norm (cl
 infinite. On CUDA the skip happens on the device: Adam runs fused and reads an on-device ``found_inf``
 flag (the protocol ``torch.amp.GradScaler`` uses), so parameters, moments and the step count stay
 untouched without a ``.item()`` per step. On CPU reading the flag costs nothing, so the plain Adam
-step is simply not taken. :class:`NonFiniteGuard` counts skips on the device and is read every
-``check_every`` steps.
+step is simply not taken. Skips are counted by :mod:`vaekit.train.tally`.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ import torch
 from torch import nn
 
 from ..device import autocast
-from ..errors import TrainingError
 from ..models import VAE, LossContext
 from .distributed import Dist, average_grads
 
@@ -45,52 +43,6 @@ def guarded_step(opt: torch.optim.Optimizer, bad: torch.Tensor, on_device: bool)
         opt.step()
     elif not bad:
         opt.step()
-
-
-class NonFiniteGuard:
-    """Counts skipped steps on the device; raises after ``limit`` consecutive skips.
-
-    Attributes:
-        total, run, worst: skipped steps, the current streak, the longest streak since the last
-            check (0-d int64 tensors on the training device).
-    """
-
-    def __init__(self, device: torch.device, limit: int, check_every: int = 1) -> None:
-        self.limit, self.check_every = limit, check_every
-        self.total, self.run, self.worst = (torch.zeros((), dtype=torch.int64, device=device) for _ in range(3))
-
-    def record(self, bad: torch.Tensor) -> None:
-        """Add one step's flag (0-d bool tensor); no host sync."""
-        self.total.add_(bad)
-        self.run.add_(bad).mul_(bad)  # run = (run + 1) after a skip, 0 after an update
-        if self.check_every > 1:
-            torch.maximum(self.worst, self.run, out=self.worst)
-
-    def check(self, step: int, force: bool = False) -> None:
-        """Every ``check_every`` steps (or when forced): raise after ``limit`` consecutive skips."""
-        if not force and step % self.check_every:
-            return
-        if self.check_every > 1:
-            worst = int(self.worst)
-            self.worst.copy_(self.run)
-        else:
-            worst = int(self.run)
-        if worst >= self.limit:
-            raise TrainingError(f"stopped after {worst} consecutive non-finite steps (step {step}); "
-                                "the last good weights and a checkpoint are saved; lower train.lr or set "
-                                "train.grad_clip and resume")
-
-    def reset_streak(self) -> None:
-        """Forget the current streak (a stopped run that is resumed gets a fresh allowance)."""
-        self.run.zero_()
-        self.worst.zero_()
-
-    def state(self) -> dict[str, torch.Tensor]:
-        return {"total": self.total, "run": self.run, "worst": self.worst}
-
-    def load(self, tensors: dict[str, torch.Tensor]) -> None:
-        for key, t in self.state().items():
-            t.copy_(tensors[key])
 
 
 class Stepper:
@@ -160,8 +112,3 @@ class Stepper:
         for opt in (self.opt, self.aux_opt):
             for group in (opt.param_groups if opt is not None else []):
                 group["lr"] = lr
-
-
-def accumulate(acc: torch.Tensor, terms: torch.Tensor, bad: torch.Tensor, n: int) -> None:
-    """``acc (5,) += n * [terms, 1]``, or nothing for a skipped step (no host sync)."""
-    acc.add_(torch.cat([terms, terms.new_ones(1)]).masked_fill_(bad, 0.0), alpha=n)
