@@ -65,12 +65,12 @@ def make_schedule(cfg: TrainConfig, steps_per_epoch: int) -> KLSchedule:
 
 
 def build_loss_fn(model: VAE, cfg: TrainConfig, device: torch.device, d: Dist) -> Callable:
-    """``model.loss``, or its :class:`LossModule` wrapped in DDP (several processes) and/or compiled."""
-    if not d.active and not cfg.compile:
-        return model.loss
-    aux = {id(p) for p in model.auxiliary_parameters()}
-    ignore = [f"model.{name}" for name, p in model.named_parameters() if id(p) in aux]
-    fn = wrap_ddp(LossModule(model), d, device, ignore)
+    """``model.loss``; with several processes its :class:`LossModule` in DDP; compiled on request."""
+    fn = model.loss
+    if d.active:
+        aux = {id(p) for p in model.auxiliary_parameters()}
+        ignore = [f"model.{name}" for name, p in model.named_parameters() if id(p) in aux]
+        fn = wrap_ddp(LossModule(model), d, device, ignore)
     return torch.compile(fn) if cfg.compile else fn
 
 
