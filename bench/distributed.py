@@ -75,6 +75,7 @@ class BareDDP:
 
 
 def worker(args) -> None:
+    torch.set_flush_denormal(True)  # as in train_throughput.py (two optimizers share each model)
     device = resolve_device(args.device)
     d = distributed.setup(device)
     data, _ = load_images(args.data, args.images)
