@@ -84,13 +84,15 @@ def beta_vae_score(sampler: FactorSampler, representation_fn: Representation, ra
     """beta-VAE score (Higgins et al. 2017, Sec. 3): accuracy of a linear classifier that names the
     factor held fixed across pairs, from the mean absolute code difference over ``batch_size`` pairs.
 
-    Chance level is ``1 / F``, not 0. Returns ``train_accuracy`` and ``eval_accuracy``.
+    Chance level is ``1 / F``, not 0. The logistic regression is scikit-learn's default (as in
+    disentanglement_lib) with up to 1,000 iterations, so it converges on unscaled codes.
+    Returns ``train_accuracy`` and ``eval_accuracy``.
     """
     from sklearn.linear_model import LogisticRegression
 
     x_train, k_train = _beta_vae_points(sampler, representation_fn, random_state, batch_size, n_train)
     x_eval, k_eval = _beta_vae_points(sampler, representation_fn, random_state, batch_size, n_eval)
-    clf = LogisticRegression(random_state=_sklearn_seed(random_state)).fit(x_train, k_train)
+    clf = LogisticRegression(max_iter=1000, random_state=_sklearn_seed(random_state)).fit(x_train, k_train)
     return {"train_accuracy": float(clf.score(x_train, k_train)), "eval_accuracy": float(clf.score(x_eval, k_eval))}
 
 
