@@ -1,4 +1,4 @@
-"""Ladder VAE: precision-weighted posteriors, per-layer KL against the conditional prior, exact
+"""Ladder VAE: residual (NVAE) and precision-weighted (LVAE) posteriors, per-layer KL against the conditional prior, exact
 importance weights on a linear-Gaussian hierarchy, ancestral sampling, the IWAE 2-layer preset."""
 
 from __future__ import annotations
@@ -35,9 +35,28 @@ def test_precision_weighted_merge_is_the_normalized_product_of_gaussians():
     torch.testing.assert_close(ratio, ratio[0].expand(5))
 
 
-def test_per_layer_kl_matches_a_monte_carlo_estimate_against_the_conditional_prior():
+def test_residual_posterior_is_the_conditional_prior_shifted_and_scaled():
     torch.manual_seed(0)
-    model = tiny()
+    model = tiny(posterior="residual")
+    x = torch.rand(6, 12, dtype=torch.float64)
+    d = model.bottom_up(x)
+    z3 = torch.randn(6, 2, dtype=torch.float64)  # the top layer
+    q, p = model.merge(1, d[1], z3)  # layer z_2 (3 units)
+    delta = model.posterior_head(1, d[1], model.down[1](z3))  # NVAE Eq. 2 offsets
+    torch.testing.assert_close(p.mu, model.conditional_prior(1, z3).mu)
+    torch.testing.assert_close(q.mu - p.mu, delta.mu)
+    torch.testing.assert_close(q.std / p.std, delta.std)
+
+
+def test_unknown_posterior_form_is_a_config_error():
+    with pytest.raises(Exception, match="model.posterior"):
+        tiny(posterior="mean-field")
+
+
+@pytest.mark.parametrize("posterior", ["residual", "precision"])
+def test_per_layer_kl_matches_a_monte_carlo_estimate_against_the_conditional_prior(posterior):
+    torch.manual_seed(0)
+    model = tiny(posterior=posterior)
     x = torch.bernoulli(torch.full((1, 12), 0.4, dtype=torch.float64)).expand(10_000, 12)
     layers = model.top_down(model.bottom_up(x))
     sizes = model.latent_dims
@@ -55,21 +74,21 @@ def test_per_layer_kl_matches_a_monte_carlo_estimate_against_the_conditional_pri
     assert abs(bottom.q.kl().mean() - bottom.q.kl(bottom.p).mean()) > 0.05
 
 
-def linear_gaussian_hierarchy(sigma: float = 1.5):
+def linear_gaussian_hierarchy(sigma: float = 1.5, posterior: str = "residual"):
     """A ladder VAE whose generative model is linear-Gaussian, so log p(x) is exact.
 
     z2 ~ N(0, I_1), z1 | z2 ~ N(A z2 + a, diag(d1)), x | z1 ~ N(W z1 + b, sigma^2 I_3).
     Returns (model, log_px).
     """
     cfg = {"name": "hierarchical", "latent_dim": 1, "lower_latent_dims": [2], "ladder_hidden": [],
-           "likelihood": "gaussian", "sigma": sigma, "net": {"hidden": []}}
+           "likelihood": "gaussian", "sigma": sigma, "net": {"hidden": []}, "posterior": posterior}
     model = build_model(from_dict(ModelConfig, cfg), (3,)).double()
     g = torch.Generator().manual_seed(3)
     a_mat, a_vec = torch.randn(2, 1, generator=g, dtype=torch.float64), torch.randn(2, generator=g, dtype=torch.float64)
     d1 = torch.tensor([0.5, 0.8], dtype=torch.float64)
     w, b = torch.randn(3, 2, generator=g, dtype=torch.float64), torch.randn(3, generator=g, dtype=torch.float64)
     with torch.no_grad():
-        down, dec = model.down[0][0], model.decoder.net[0]
+        down, dec = model.prior_heads[0], model.decoder.net[0]
         down.weight.zero_()
         down.weight[:2] = a_mat
         down.bias.copy_(torch.cat([a_vec, d1.log()]))
@@ -83,9 +102,10 @@ def linear_gaussian_hierarchy(sigma: float = 1.5):
     return model, marginal.log_prob
 
 
-def test_importance_weights_are_unbiased_for_p_x_of_the_hierarchy():
+@pytest.mark.parametrize("posterior", ["residual", "precision"])
+def test_importance_weights_are_unbiased_for_p_x_of_the_hierarchy(posterior):
     torch.manual_seed(0)
-    model, log_px = linear_gaussian_hierarchy()
+    model, log_px = linear_gaussian_hierarchy(posterior=posterior)
     x = torch.tensor([[0.3, -1.0, 0.8], [1.5, 0.2, -0.4]], dtype=torch.float64)
     with torch.no_grad():
         w = model.log_weights(x, k=200_000)  # (k, B)
@@ -127,8 +147,9 @@ def test_iwae_2layer_preset_has_the_papers_units(preset):
     cfg = build_run_config(preset).model
     model = build_model(cfg, (1, 28, 28))
     assert model.latent_dims == [100, 50]
-    assert linear_shapes(model.encoder) == [(784, 200), (200, 200), (200, 2 * 100)]
+    # q(z_1 | z_2, x) reads the bottom-up features (200) and the top-down ones (100)
+    assert linear_shapes(model.encoder) == [(784, 200), (200, 200), (200 + 100, 2 * 100)]
     assert linear_shapes(model.up) + linear_shapes(model.up_heads) == [(200, 100), (100, 100), (100, 2 * 50)]
-    assert linear_shapes(model.down) == [(50, 100), (100, 100), (100, 2 * 100)]
+    assert linear_shapes(model.down) + linear_shapes(model.prior_heads) == [(50, 100), (100, 100), (100, 2 * 100)]
     assert linear_shapes(model.decoder) == [(100, 200), (200, 200), (200, 784)]
     assert all(isinstance(m, torch.nn.Tanh) for m in model.modules() if isinstance(m, (torch.nn.ReLU, torch.nn.Tanh)))
