@@ -10,7 +10,8 @@ import torch
 
 from vaekit.data import DataConfig, load_data
 from vaekit.data.sources import shapes
-from vaekit.data.sources.shapes import FULL, SMALL, ShapesSampler, make_shapes, render, sampler_for_spec
+from vaekit.data.sources.shapes import (FULL, SMALL, ShapesGeometry, ShapesSampler, make_shapes, parse_spec, render,
+                                        sampler_for_spec)
 from vaekit.errors import DataError
 
 
@@ -30,7 +31,8 @@ def full_image_reference(factors: np.ndarray, geometry) -> np.ndarray:
     return out
 
 
-@pytest.mark.parametrize("geometry", [SMALL, FULL], ids=["small", "full"])
+@pytest.mark.parametrize("geometry", [SMALL, FULL, ShapesGeometry(64, SMALL.factor_sizes)],
+                         ids=["small", "full", "small-64px"])
 def test_windowed_rendering_equals_full_image_rendering(geometry):
     sizes = np.array(geometry.factor_sizes)
     factors = ShapesSampler(geometry).sample_factors(300, np.random.default_rng(1))
@@ -106,7 +108,19 @@ def test_sampler_draws_the_images_of_given_factors():
     assert drawn.shape == (1000, 5) and (drawn.max(0) == np.array(SMALL.factor_sizes) - 1).all()
 
 
-@pytest.mark.parametrize("spec", ["shapes:big", "shapes:0", "shapes:grid:100", "shapes:small:-5"])
+def test_image_size_token_renders_the_same_factors_at_another_size():
+    sampler = sampler_for_spec("shapes:small:64px")
+    assert sampler.geometry == ShapesGeometry(64, SMALL.factor_sizes)
+    assert parse_spec("48px") == (ShapesGeometry(48, FULL.factor_sizes), shapes.DEFAULT_DRAWS)
+    factors = sampler.sample_factors(200, np.random.default_rng(2))
+    big, small = sampler.observations(factors), ShapesSampler(SMALL).observations(factors)
+    assert big.shape == (200, 1, 64, 64)
+    ratio = big.flatten(1).sum(1).double() / small.flatten(1).sum(1).double()  # (200,) area ratios
+    assert ((ratio > 3) & (ratio < 5.5)).all()  # the same shapes, twice as wide
+
+
+@pytest.mark.parametrize("spec", ["shapes:big", "shapes:0", "shapes:grid:100", "shapes:small:-5", "shapes:8px",
+                                  "shapes:px"])
 def test_bad_shapes_specs_are_data_errors(spec):
     with pytest.raises(DataError, match="shapes"):
         load_data(DataConfig(spec=spec))

@@ -15,13 +15,14 @@ factors, so the data is deterministic from its seed.
 
 Specs: ``shapes`` (64x64, 50,000 draws of random factors), ``shapes:N`` (N draws), ``shapes:small``
 (32x32, every factor combination once: 30,720 images), ``shapes:small:N``, ``shapes:grid`` (every
-combination of the full set: 737,280 images, 3 GB). The generation seed is ``data.seed``.
+combination of the full set: 737,280 images, 3 GB); a ``Spx`` token renders at S x S instead
+(``shapes:small:64px``: the small factor set at dSprites' 64x64). The generation seed is ``data.seed``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -39,6 +40,8 @@ DEFAULT_DRAWS = 50_000
 #: Fraction of the generated images held out (seeded) as the test split.
 TEST_FRACTION = 0.1
 _CHUNK = 1024
+#: Smallest image side of a ``Spx`` spec token (the smallest shape stays a few pixels wide).
+MIN_IMAGE_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -148,23 +151,25 @@ class ShapesSampler:
 
 
 def parse_spec(arg: str | None) -> tuple[ShapesGeometry, int | None]:
-    """``small``, ``N``, ``grid`` tokens of a ``shapes:...`` spec -> (geometry, draws or None for the grid)."""
-    geometry, draws, grid = FULL, None, False
+    """``small``, ``N``, ``grid``, ``Spx`` tokens of a ``shapes:...`` spec -> (geometry, draws or None for the grid)."""
+    geometry, draws, grid, size = FULL, None, False, None
     for token in filter(None, (arg or "").replace(",", ":").split(":")):
         if token == "small":
             geometry = SMALL
+        elif token.endswith("px") and token[:-2].isdigit() and int(token[:-2]) >= MIN_IMAGE_SIZE:
+            size = int(token[:-2])
         elif token == "grid":
             grid = True
         elif token.isdigit() and int(token) > 0:
             draws = int(token)
         else:
-            raise DataError(f"shapes: unknown option {token!r} (use small, grid or a positive count, "
-                            "e.g. shapes:small or shapes:20000)")
+            raise DataError(f"shapes: unknown option {token!r} (use small, grid, a positive count or an image "
+                            f"size of at least {MIN_IMAGE_SIZE}px, e.g. shapes:small, shapes:20000, shapes:small:64px)")
     if grid and draws is not None:
         raise DataError("shapes: give either grid or a count, not both")
     if draws is None and not grid and geometry is FULL:
         draws = DEFAULT_DRAWS
-    return geometry, draws
+    return (geometry if size is None else replace(geometry, image_size=size)), draws
 
 
 def sampler_for_spec(spec: str) -> ShapesSampler:
