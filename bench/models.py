@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import torch
+from common import choose, setup_threads
 
 import vaekit
 from vaekit.data import load_data
@@ -123,12 +124,8 @@ def print_table(rows: list[dict], args: argparse.Namespace) -> None:
 
 def main() -> None:
     args = parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    names = [n.strip() for n in args.models.split(",") if n.strip()]
-    unknown = [n for n in names if n not in MODELS]
-    if unknown:
-        raise SystemExit(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    setup_threads(args.threads)
+    names = choose(args.models, MODELS)
     out_dir = args.out_dir or tempfile.mkdtemp(prefix="vaekit-bench-models-")
     rows = [run_one(name, args, out_dir) for name in names]
     print_table(rows, args)

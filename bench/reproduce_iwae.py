@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from common import choose, setup_threads
 
 import vaekit
 from vaekit.data import load_data
@@ -172,12 +173,8 @@ def print_table(rows: list[dict], args: argparse.Namespace) -> None:
 
 def main() -> None:
     args = parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    keys = [k.strip() for k in args.models.split(",") if k.strip()]
-    unknown = [k for k in keys if k not in MODELS]
-    if unknown:
-        raise SystemExit(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODELS)}")
+    setup_threads(args.threads)
+    keys = choose(args.models, MODELS)
     rows = [run_one(key, args) for key in keys]
     print_table(rows, args)
     if args.json:
