@@ -37,7 +37,7 @@ def test_precision_weighted_merge_is_the_normalized_product_of_gaussians():
 
 def test_residual_posterior_is_the_conditional_prior_shifted_and_scaled():
     torch.manual_seed(0)
-    model = tiny(posterior="residual")
+    model = with_random_priors(tiny(posterior="residual"))
     x = torch.rand(6, 12, dtype=torch.float64)
     d = model.bottom_up(x)
     z3 = torch.randn(6, 2, dtype=torch.float64)  # the top layer
@@ -53,10 +53,26 @@ def test_unknown_posterior_form_is_a_config_error():
         tiny(posterior="mean-field")
 
 
+def test_conditional_priors_start_as_standard_normals():
+    model = tiny()
+    for l, z_above in ((0, torch.randn(5, 3, dtype=torch.float64)), (1, torch.randn(5, 2, dtype=torch.float64))):
+        p = model.conditional_prior(l, z_above)
+        assert torch.equal(p.mu, torch.zeros_like(p.mu)) and torch.equal(p.logvar, torch.zeros_like(p.logvar))
+
+
+def with_random_priors(model):
+    """The model with conditional priors that depend on the layer above (as after training)."""
+    with torch.no_grad():
+        for head in model.prior_heads:
+            head.weight.normal_(0.0, 0.5)
+            head.bias.normal_(0.0, 0.3)
+    return model
+
+
 @pytest.mark.parametrize("posterior", ["residual", "precision"])
 def test_per_layer_kl_matches_a_monte_carlo_estimate_against_the_conditional_prior(posterior):
     torch.manual_seed(0)
-    model = tiny(posterior=posterior)
+    model = with_random_priors(tiny(posterior=posterior))
     x = torch.bernoulli(torch.full((1, 12), 0.4, dtype=torch.float64)).expand(10_000, 12)
     layers = model.top_down(model.bottom_up(x))
     sizes = model.latent_dims
