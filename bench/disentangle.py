@@ -28,6 +28,7 @@ import tempfile
 import time
 
 import torch
+from common import setup_threads
 
 import vaekit
 from vaekit.evaluate.disentangle_run import disentangle
@@ -117,12 +118,12 @@ def latents(rows: list[dict]) -> str:
 
 def main() -> None:
     args = parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    setup_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"budget: {args.data}, MLP {args.hidden} -> z{args.latent_dim}, {args.epochs} epochs, batch "
           f"{args.batch_size}, Adam 1e-3, seeds {seeds}; beta-VAE beta={args.beta}, beta-TCVAE beta={args.tc_beta}; "
-          f"metrics at scale {args.scale}, DCI {args.dci_importance}", flush=True)
+          f"metrics at scale {args.scale}, DCI {args.dci_importance}; {torch.get_num_threads()} torch threads",
+          flush=True)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as out_dir:
         rows = [one(args, label, seed, out_dir) for seed in seeds for label in MODELS]
