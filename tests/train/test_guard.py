@@ -71,6 +71,22 @@ def test_bad_batch_skips_the_update_and_leaves_state_untouched(tmp_path, on_devi
     assert not bool(bad) and torch.isfinite(terms).all()
 
 
+@pytest.mark.parametrize("grad_clip", [None, 1.0], ids=["sum-probe", "clip-norm"])
+@pytest.mark.parametrize("poison", [math.inf, -math.inf, math.nan])
+def test_nonfinite_gradient_with_a_finite_loss_skips_the_update(tmp_path, grad_clip, poison):
+    trainer = make_trainer(tmp_path)
+    trainer.stepper.grad_clip = grad_clip
+    good = batch(trainer)
+    trainer.stepper(good, None, trainer.ctx())
+    before = snapshot(trainer)
+    weight = trainer.stepper.params[0]
+    hook = weight.register_hook(lambda g: g.index_fill(0, torch.tensor([0]), poison))  # one bad row
+    terms, bad = trainer.stepper(good, None, trainer.ctx())
+    hook.remove()
+    assert bool(bad) and torch.isfinite(terms).all()  # the loss was fine; a gradient was not
+    assert_unchanged(before, trainer)
+
+
 def test_nan_example_in_the_data_is_skipped_and_counted(tmp_path):
     trainer = make_trainer(tmp_path, epochs=2)
     x = trainer.train_x.float()
