@@ -50,16 +50,18 @@ def parse_args() -> argparse.Namespace:
 
 class BareDDP:
     """DDP as the PyTorch tutorial writes it: DistributedSampler indices, DDP forward, backward, step
-    (one process: the plain loss module, as vaekit then runs without DDP too)."""
+    (one process: the plain loss module, as vaekit then runs without DDP too), with vaekit's Adam
+    kernel (``fused``) so the ratio measures the loop, not the optimizer."""
 
-    def __init__(self, model, data: torch.Tensor, batch_size: int, lr: float, d, device) -> None:
+    def __init__(self, model, data: torch.Tensor, batch_size: int, lr: float, d, device,
+                 fused: bool | None = None) -> None:
         from torch.nn.parallel import DistributedDataParallel as DDP
         from torch.utils.data.distributed import DistributedSampler
 
         self.data, self.batch_size, self.device = data, batch_size, device
         ids = [device.index] if device.type == "cuda" else None
         self.ddp = DDP(LossModule(model), device_ids=ids) if d.active else LossModule(model)
-        self.opt = torch.optim.Adam(model.parameters(), lr=lr)
+        self.opt = torch.optim.Adam(model.parameters(), lr=lr, fused=fused)
         self.sampler = DistributedSampler(range(len(data)), num_replicas=d.world, rank=d.rank, seed=0)
         self.epochs = 0
 
@@ -86,7 +88,8 @@ def worker(args) -> None:
         cfg = TrainConfig(batch_size=args.batch_size, lr=lr, progress=False, device=str(device))
         trainer = Trainer(model, Splits(train=Dataset(x=data, max_value=255.0, name="bench")),
                           Preprocessor(max_value=255.0), cfg, device, dist=d)
-        bare = BareDDP(model, trainer.train_x, args.batch_size // d.world, lr, d, device)
+        bare = BareDDP(model, trainer.train_x, args.batch_size // d.world, lr, d, device,
+                       trainer.opt.defaults["fused"])
         loops = {"vaekit": trainer.run_epoch, "bare": bare.epoch}
         for fn in loops.values():
             fn()
