@@ -33,10 +33,10 @@ import tempfile
 import time
 
 import torch
-from common import setup_threads
 
 import vaekit
 from vaekit.evaluate.disentangle_run import disentangle
+from common import setup_threads  # bench/common.py (scripts run from bench/)
 
 MODELS = {"VAE": {"name": "vae"}, "beta-VAE": {"name": "beta_vae"}, "beta-TCVAE": {"name": "beta_tcvae"}}
 COLUMNS = [("beta_vae", "eval_accuracy", "betaVAE"), ("factor_vae", "eval_accuracy", "FactorVAE"),

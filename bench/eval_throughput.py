@@ -25,6 +25,7 @@ from vaekit.config import from_dict
 from vaekit.device import resolve_device
 from vaekit.evaluate.likelihood import DEFAULT_BUDGET, iw_log_likelihood, per_sample_elements, plan_chunks
 from vaekit.models import PRESETS, ModelConfig, build_model
+from common import setup_threads  # bench/common.py (scripts run from bench/)
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -87,8 +88,7 @@ def measure(model, x: torch.Tensor, k: int, budget: int, device: torch.device) -
 
 def main() -> None:
     args = parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    setup_threads(args.threads)
     device = resolve_device(args.device)
     torch.manual_seed(0)
     cfg = from_dict(ModelConfig, PRESETS.get(args.preset)["model"], "model.")

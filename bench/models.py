@@ -31,13 +31,13 @@ import time
 from pathlib import Path
 
 import torch
-from common import choose, setup_threads
 
 import vaekit
 from vaekit.data import load_data
 from vaekit.evaluate.latent_stats import active_units
 from vaekit.models.hierarchical import HierarchicalVAE
 from vaekit.train.config import build_run_config
+from common import choose, setup_threads  # bench/common.py (scripts run from bench/)
 
 ROOT = Path(__file__).resolve().parents[1]
 #: name -> (preset, extra overrides): every registered model, paper defaults for its own knobs.

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from common import choose, setup_threads
 
 import vaekit
 from vaekit.data import load_data
@@ -39,6 +38,7 @@ from vaekit.run import new_run_dir, save_weights, write_run_files
 from vaekit.train.api import finish_run, run_info, seed_everything
 from vaekit.train.config import build_run_config
 from vaekit.train.loop import Trainer
+from common import choose, setup_threads  # bench/common.py (scripts run from bench/)
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = 8

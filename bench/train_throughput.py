@@ -44,6 +44,7 @@ from vaekit.errors import DataError
 from vaekit.models import build_model
 from vaekit.train.config import TrainConfig, build_run_config
 from vaekit.train.loop import Trainer
+from common import setup_threads  # bench/common.py (scripts run from bench/)
 
 MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 MODELS = {"mlp": "mlp-784-400-20", "conv": "conv-32x2-z128"}
@@ -150,8 +151,7 @@ def describe(device: torch.device, source: str, args) -> str:
 
 def main() -> None:
     args = parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    setup_threads(args.threads)
     torch.set_flush_denormal(not args.keep_denormals)
     device = resolve_device(args.device)
     data, source = load_images(args.data, args.images)

@@ -4,8 +4,9 @@ The step follows vdvae's ``training_step``: forward, backward, a gradient probe 
 when ``train.grad_clip`` is set; else the sum of all gradient entries), and the update is skipped
 when the loss or the probe is NaN or infinite. On CUDA the skip happens on the device: Adam runs
 fused and reads an on-device ``found_inf`` flag (the protocol ``torch.amp.GradScaler`` uses), so
-parameters, moments and the step count stay untouched without a ``.item()`` per step. On CPU reading the flag costs nothing, so the plain Adam
-step is simply not taken. Skips are counted by :mod:`vaekit.train.tally`.
+parameters, moments and the step count stay untouched without a ``.item()`` per step. On CPU
+reading the flag costs nothing, so the Adam step is simply not taken. Skips are counted by
+:mod:`vaekit.train.tally`.
 """
 
 from __future__ import annotations
