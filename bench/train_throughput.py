@@ -8,8 +8,9 @@ size and Adam learning rate. The bare loop is what one would write by hand::
         loss = model.loss(data[idx].float() / 255)["loss"]
         opt.zero_grad(); loss.backward(); opt.step()
 
-vaekit's epoch adds the KL schedule, the non-finite guard (gradient norm, skip flag, skip counters),
-metric accumulation and the optional DDP/compile/autocast machinery. vaekit steps with PyTorch's
+vaekit's epoch adds the KL schedule, the non-finite guard (a sum of every gradient, most of it taken
+during backward while the gradients are in cache; the skip decision; skip counters), metric
+accumulation and the optional DDP/compile/autocast machinery. vaekit steps with PyTorch's
 fused Adam (:func:`vaekit.train.step.adam`), so the bare loop that measures the loop's cost uses the
 same optimizer (``bare``); a third loop with ``torch.optim.Adam``'s default (multi-tensor) kernel
 (``default``) shows what a hand-written loop usually runs. Epochs of the loops are interleaved (the

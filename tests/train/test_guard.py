@@ -3,6 +3,7 @@ counted in the metrics, N consecutive skips stop the run with a usable checkpoin
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -19,6 +20,7 @@ from vaekit.models import VAE, build_model
 from vaekit.train.api import resume
 from vaekit.train.checkpoint import load_checkpoint
 from vaekit.train.config import RunConfig
+from vaekit.train import step
 from vaekit.train.loop import Trainer
 from vaekit.train.tally import DeviceTally, HostTally
 
@@ -71,9 +73,14 @@ def test_bad_batch_skips_the_update_and_leaves_state_untouched(tmp_path, on_devi
     assert not bool(bad) and torch.isfinite(terms).all()
 
 
-@pytest.mark.parametrize("grad_clip", [None, 1.0], ids=["sum-probe", "clip-norm"])
+PROBES = {"sum-after-backward": (None, False), "sum-during-backward": (None, True), "clip-norm": (1.0, True)}
+
+
+@pytest.mark.parametrize("probe", PROBES)
 @pytest.mark.parametrize("poison", [math.inf, -math.inf, math.nan])
-def test_nonfinite_gradient_with_a_finite_loss_skips_the_update(tmp_path, grad_clip, poison):
+def test_nonfinite_gradient_with_a_finite_loss_skips_the_update(tmp_path, monkeypatch, probe, poison):
+    grad_clip, recording = PROBES[probe]
+    monkeypatch.setattr(step, "HOT_SUM_MIN", 1)  # tiny model: hook every gradient while recording
     trainer = make_trainer(tmp_path)
     trainer.stepper.grad_clip = grad_clip
     good = batch(trainer)
@@ -81,10 +88,28 @@ def test_nonfinite_gradient_with_a_finite_loss_skips_the_update(tmp_path, grad_c
     before = snapshot(trainer)
     weight = trainer.stepper.params[0]
     hook = weight.register_hook(lambda g: g.index_fill(0, torch.tensor([0]), poison))  # one bad row
-    terms, bad = trainer.stepper(good, None, trainer.ctx())
+    with trainer.stepper.recording() if recording else contextlib.nullcontext():
+        terms, bad = trainer.stepper(good, None, trainer.ctx())
     hook.remove()
     assert bool(bad) and torch.isfinite(terms).all()  # the loss was fine; a gradient was not
     assert_unchanged(before, trainer)
+
+
+@pytest.mark.parametrize("hot_min", [1, 300, 10**9], ids=["all-hooked", "mixed", "none-hooked"])
+def test_probe_recorded_during_backward_sums_every_gradient_once(tmp_path, monkeypatch, hot_min):
+    monkeypatch.setattr(step, "HOT_SUM_MIN", hot_min)
+    trainer = make_trainer(tmp_path)
+    stepper, x = trainer.stepper, batch(trainer)
+    with stepper.recording():
+        for _ in range(2):  # the sums of one backward never leak into the next
+            stepper.opt.zero_grad(set_to_none=True)
+            stepper.sums.clear()
+            trainer.model.loss(x)["loss"].backward()
+            recorded = sorted(s.item() for s in stepper.grad_probe())
+    expected = sorted(p.grad.sum().item() for p in stepper.params)
+    assert recorded == pytest.approx(expected, rel=1e-6, abs=1e-9)
+    trainer.model.loss(x)["loss"].backward()  # hooks are gone outside recording()
+    assert stepper.sums == [] and len(stepper.grad_probe()) == len(stepper.params)
 
 
 def test_nan_example_in_the_data_is_skipped_and_counted(tmp_path):

@@ -121,21 +121,26 @@ class Trainer:
         order = shard(torch.randperm(len(self.splits.train), generator=self.data_gen), self.dist).to(self.device)
         if self.state.batch == 0:
             self.tally.new_epoch()
-        for idx in order.split(self.batch_size)[self.state.batch:]:
-            x = self.pre(self.train_x[idx], train=True)  # (b, *shape) float
-            y = None if self.train_y is None else self.train_y[idx]
-            terms, bad = self.stepper(as_channels_last(x) if self.channels_last else x, y, self.ctx())
-            self.tally.add(terms, bad, len(idx))
-            self.state.step += 1
-            self.state.batch += 1
-            if bar is not None:
-                bar.update(1)
-            self.tally.check(self.state.step)
-            if self._checkpoint_due():
-                self.save_checkpoint()
+        with self.stepper.recording():
+            for idx in order.split(self.batch_size)[self.state.batch:]:
+                self.train_step(idx, bar)
         self.state.batch = 0
         totals = all_reduce_sum(self.tally.epoch_sums(self.device), self.dist).tolist()
         return {f"train_{t}": v / max(totals[-1], 1) for t, v in zip(TERMS, totals)}
+
+    def train_step(self, idx: torch.Tensor, bar=None) -> None:
+        """One guarded step on the training examples ``idx`` ``(b,)``; counters, bar, checkpoint."""
+        x = self.pre(self.train_x[idx], train=True)  # (b, *shape) float
+        y = None if self.train_y is None else self.train_y[idx]
+        terms, bad = self.stepper(as_channels_last(x) if self.channels_last else x, y, self.ctx())
+        self.tally.add(terms, bad, len(idx))
+        self.state.step += 1
+        self.state.batch += 1
+        if bar is not None:
+            bar.update(1)
+        self.tally.check(self.state.step)
+        if self._checkpoint_due():
+            self.save_checkpoint()
 
     def validate(self, ds: Dataset | None) -> dict[str, float]:
         """Validation terms; with several processes each evaluates a strided shard and sums are reduced."""
