@@ -1,4 +1,4 @@
-"""Ladder VAE: residual (NVAE) and precision-weighted (LVAE) posteriors, per-layer KL against the conditional prior, exact
+"""Ladder VAE: residual (NVAE), precision-weighted (LVAE) and direct posteriors, per-layer KL against the conditional prior, exact
 importance weights on a linear-Gaussian hierarchy, ancestral sampling, the IWAE 2-layer preset."""
 
 from __future__ import annotations
@@ -48,6 +48,43 @@ def test_residual_posterior_is_the_conditional_prior_shifted_and_scaled():
     torch.testing.assert_close(q.std / p.std, delta.std)
 
 
+def test_direct_posterior_starts_as_a_flat_vaes_and_then_reads_both_passes():
+    torch.manual_seed(0)
+    model = tiny(posterior="direct")
+    x = torch.rand(6, 12, dtype=torch.float64)
+    d = model.bottom_up(x)
+    za, zb = torch.randn(2, 6, 3, dtype=torch.float64)  # two draws of the layer above z_1
+    (qa, pa), (qb, _) = model.merge(0, d[0], za), model.merge(0, d[0], zb)
+    # at initialization the top-down inputs are ignored: q(z_1 | z_2, x) = q(z_1 | x), p = N(0, I)
+    torch.testing.assert_close(qa.mu, qb.mu)
+    torch.testing.assert_close(qa.logvar, qb.logvar)
+    assert torch.equal(pa.mu, torch.zeros_like(pa.mu))
+    model = with_random_priors(model)
+    with torch.no_grad():
+        model.encoder.head.weight.normal_(0.0, 0.3)  # as after training: the head reads h_1 too
+    q, p = model.merge(0, d[0], za)
+    h = model.down[0](za)
+    torch.testing.assert_close(q.mu, model.posterior_head(0, d[0], h).mu)  # not shifted by the prior
+    torch.testing.assert_close(p.mu, model.conditional_prior(0, za).mu)
+    assert not torch.allclose(q.mu, model.merge(0, d[0], zb)[0].mu)
+
+
+def test_direct_form_trains_the_top_down_path_from_the_second_step():
+    # h_1 only enters zero-initialized weights (prior and posterior heads), so the first gradient of
+    # the top-down MLP is exactly zero; once those weights move, every parameter is trained
+    torch.manual_seed(0)
+    model = tiny(posterior="direct")
+    x = torch.bernoulli(torch.full((8, 12), 0.5, dtype=torch.float64))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for step in range(2):
+        opt.zero_grad()
+        model.loss(x)["loss"].backward()
+        silent = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+        down = [n for n, _ in model.named_parameters() if n.startswith("down.")]  # both top-down MLPs
+        assert silent == ([] if step else down) and len(down) == 4
+        opt.step()
+
+
 def test_unknown_posterior_form_is_a_config_error():
     with pytest.raises(Exception, match="model.posterior"):
         tiny(posterior="mean-field")
@@ -69,7 +106,7 @@ def with_random_priors(model):
     return model
 
 
-@pytest.mark.parametrize("posterior", ["residual", "precision"])
+@pytest.mark.parametrize("posterior", ["residual", "precision", "direct"])
 def test_per_layer_kl_matches_a_monte_carlo_estimate_against_the_conditional_prior(posterior):
     torch.manual_seed(0)
     model = with_random_priors(tiny(posterior=posterior))
@@ -118,7 +155,7 @@ def linear_gaussian_hierarchy(sigma: float = 1.5, posterior: str = "residual"):
     return model, marginal.log_prob
 
 
-@pytest.mark.parametrize("posterior", ["residual", "precision"])
+@pytest.mark.parametrize("posterior", ["residual", "precision", "direct"])
 def test_importance_weights_are_unbiased_for_p_x_of_the_hierarchy(posterior):
     torch.manual_seed(0)
     model, log_px = linear_gaussian_hierarchy(posterior=posterior)
@@ -169,3 +206,15 @@ def test_iwae_2layer_preset_has_the_papers_units(preset):
     assert linear_shapes(model.down) + linear_shapes(model.prior_heads) == [(50, 100), (100, 100), (100, 2 * 100)]
     assert linear_shapes(model.decoder) == [(100, 200), (200, 200), (200, 784)]
     assert all(isinstance(m, torch.nn.Tanh) for m in model.modules() if isinstance(m, (torch.nn.ReLU, torch.nn.Tanh)))
+
+
+def test_ladder_preset_is_the_flat_iwae_vae_with_a_layer_on_top():
+    flat = build_model(build_run_config("iwae-1layer").model, (1, 28, 28))
+    model = build_model(build_run_config("ladder-50-50").model, (1, 28, 28))
+    assert model.latent_dims == [50, 50] and model.config.posterior == "direct"
+    assert linear_shapes(model.encoder.body) == linear_shapes(flat.encoder.body)
+    assert linear_shapes(model.decoder) == linear_shapes(flat.decoder)
+    # z_1's head reads the flat VAE's 200 features and the 100 top-down ones (zero at first)
+    assert linear_shapes(model.encoder.head) == [(200 + 100, 2 * 50)]
+    assert torch.equal(model.encoder.head.weight[:, 200:], torch.zeros(100, 100))
+    assert linear_shapes(model.down) + linear_shapes(model.prior_heads) == [(50, 100), (100, 100), (100, 2 * 50)]

@@ -8,14 +8,19 @@ with learned Gaussian conditional priors p(z_l | z_{l+1}) = N(mu_p, sigma_p) com
 features h_l = f_l(z_{l+1}) (LVAE Eq. 1-3). Inference runs bottom-up once, giving deterministic
 features d_l of x per layer, then top-down: q(z_L | x) comes from d_L alone and, for l < L,
 q(z_l | z_{l+1}, x) combines the bottom-up d_l with the top-down h_l at the sampled z_{l+1}, in one
-of two ways (``posterior``):
+of three ways (``posterior``):
 
 * ``"residual"`` (default; NVAE Eq. 2): (d_mu, d_logvar) = g_l([d_l, h_l]) and
   q = N(mu_p + d_mu, sigma_p * exp(d_logvar / 2)), a correction of the conditional prior;
 * ``"precision"`` (LVAE Eq. 17-19): the precision-weighted product of the bottom-up Gaussian
-  N(mu_hat_l, sigma_hat_l) = g_l(d_l) with the prior.
+  N(mu_hat_l, sigma_hat_l) = g_l(d_l) with the prior;
+* ``"direct"`` (as in the bidirectional-inference ResNet VAE of Kingma et al. 2016, IAF):
+  q = N(g_l([d_l, h_l])), one head reading both passes, its top-down inputs starting at zero
+  (:func:`zero_top_down`), so that at initialization q(z_1 | z_2, x) is a flat VAE's q(z_1 | x).
+  Unlike the residual form, whose KL does not depend on mu_p (it cancels), the KL here pulls the
+  conditional prior's mean towards the posterior's, which teaches p(z_l | z_{l+1}) directly.
 
-The residual form trains much faster at small budgets (measured figures in the README, "Models");
+The residual form trains much faster than the precision one (measured figures in the README, "Models");
 the precision-weighted one is kept as the LVAE reference. The rate is the sum over layers of KL(q(z_l | .) || p(z_l | z_{l+1}))
 against the *conditional* prior, each in closed form given the sampled parent (a one-sample
 estimate of E_q[KL_l]), not against N(0, I) at every level.
@@ -39,7 +44,7 @@ from ..nets import Decoder, Encoder, mlp
 from .base import MODELS, VAE, ElboTerms, ModelConfig, repeat_batch
 
 
-POSTERIORS = ("residual", "precision")
+POSTERIORS = ("residual", "precision", "direct")
 
 
 @dataclass
@@ -50,8 +55,8 @@ class HierarchicalConfig(ModelConfig):
         lower_latent_dims: sizes of z_1 .. z_{L-1}, bottom first (at least one).
         ladder_hidden: deterministic widths between consecutive stochastic layers (the bottom-up
             MLP d_l -> d_{l+1} uses them in order, the top-down MLP z_{l+1} -> h_l in reverse).
-        posterior: how q(z_l | z_{l+1}, x) merges the two passes: "residual" (NVAE) or
-            "precision" (LVAE precision weighting).
+        posterior: how q(z_l | z_{l+1}, x) merges the two passes: "residual" (NVAE),
+            "precision" (LVAE precision weighting) or "direct" (one head reads both passes).
     """
 
     name: str = "hierarchical"
@@ -104,6 +109,18 @@ def zero_init(layer: nn.Linear) -> nn.Linear:
     return layer
 
 
+def zero_top_down(head: nn.Linear, n: int) -> nn.Linear:
+    """Zero the weights of the last ``n`` inputs of ``head`` (the top-down features h_l).
+
+    A direct posterior head then starts as a bottom-up one, q(z_l | x), and the model as a flat VAE
+    under a learned prior, which learns to use z_{l+1} from there (the same idea as
+    :func:`zero_init`).
+    """
+    if n:
+        nn.init.zeros_(head.weight[:, -n:])
+    return head
+
+
 def _gaussian(params: torch.Tensor) -> DiagonalGaussian:
     mu, logvar = params.chunk(2, dim=-1)
     return DiagonalGaussian(mu, logvar)
@@ -121,19 +138,20 @@ class HierarchicalVAE(VAE):
         return [*self.config.lower_latent_dims, self.latent_dim]
 
     @property
-    def residual(self) -> bool:
-        return self.config.posterior == "residual"
+    def reads_top_down(self) -> bool:
+        """Whether the lower layers' posterior heads read h_l (residual and direct forms)."""
+        return self.config.posterior != "precision"
 
     def build(self) -> None:
         """x -> d_1 body and z_1 -> x decoder from ``net``; MLPs and heads between stochastic layers.
 
         Posterior heads: ``encoder.head`` for z_1, ``up_heads[l - 1]`` for z_l (l >= 2); in the
-        residual form the lower layers' heads also read the top-down features h_l.
+        residual and direct forms the lower layers' heads also read the top-down features h_l.
         """
         cfg, dims, hidden = self.config, self.latent_dims, self.config.ladder_hidden
         act, n_params = cfg.net.activation, self.likelihood_cls.n_params(self.likelihood_options)
         h_width = [hidden[0] if hidden else z for z in dims[1:]]  # width of h_l, l = 1 .. L-1
-        extra = [w if self.residual else 0 for w in h_width] + [0]  # top-down inputs of each head
+        extra = [w if self.reads_top_down else 0 for w in h_width] + [0]  # top-down inputs of each head
         self.encoder = Encoder(cfg.net, self.sample_shape, dims[0], cond_dim=extra[0])
         self.decoder = Decoder(cfg.net, self.sample_shape, dims[0], n_params)  # z_1 -> p(x | z_1)
         width = self.encoder.head.in_features - extra[0]
@@ -145,6 +163,9 @@ class HierarchicalVAE(VAE):
             self.up_heads.append(nn.Linear(width + extra[l + 1], 2 * z_above))
             self.down.append(mlp([z_above, *reversed(hidden)], act, final_activation=True) if hidden else nn.Identity())
             self.prior_heads.append(zero_init(nn.Linear(h_width[l], 2 * z_below)))
+        if cfg.posterior == "direct":
+            for head, n in zip([self.encoder.head, *self.up_heads], extra):
+                zero_top_down(head, n)
 
     # --- the two passes --------------------------------------------------------------------------
     def bottom_up(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -155,7 +176,7 @@ class HierarchicalVAE(VAE):
         return d
 
     def posterior_head(self, l: int, d: torch.Tensor, h: torch.Tensor | None = None) -> DiagonalGaussian:
-        """The Gaussian of layer index ``l`` (0 = z_1) from d_l (and h_l in the residual form)."""
+        """The Gaussian of layer index ``l`` (0 = z_1) from d_l (and h_l in the residual and direct forms)."""
         head = self.encoder.head if l == 0 else self.up_heads[l - 1]
         return _gaussian(head(d if h is None else torch.cat([d, h], dim=-1)))
 
@@ -167,8 +188,10 @@ class HierarchicalVAE(VAE):
         """q(z_l | z_{l+1}, x) and p(z_l | z_{l+1}) for layer index ``l < L - 1``."""
         h = self.down[l](z_above)  # (B, H_l)
         p = _gaussian(self.prior_heads[l](h))
-        if not self.residual:
+        if self.config.posterior == "precision":
             return precision_weighted(self.posterior_head(l, d), p), p
+        if self.config.posterior == "direct":
+            return self.posterior_head(l, d, h), p
         delta = self.posterior_head(l, d, h)  # NVAE Eq. 2: offsets relative to the prior
         return DiagonalGaussian(p.mu + delta.mu, p.logvar + delta.logvar), p
 

@@ -41,6 +41,12 @@ _IWAE_2LAYER = {"latent_dim": 50, "lower_latent_dims": [100], "ladder_hidden": [
                 "net": {"body": "mlp", "hidden": [200, 200], "activation": "tanh"}}
 preset("iwae-2layer", {"model": {"name": "hierarchical", **_IWAE_2LAYER}})
 preset("iwae-2layer-k5", {"model": {"name": "hierarchical_iwae", "k": 5, **_IWAE_2LAYER}})
+# The iwae-1layer VAE (x -200-200- z1(50)) with a second stochastic layer on top (-100-100- z2(50), the
+# 2-layer model's top-down widths) and the direct posterior: at initialization a flat VAE whose
+# prior p(z1 | z2) then learns to use z2 (bench/models.py's hierarchical rows).
+preset("ladder-50-50", {"model": {"name": "hierarchical", "latent_dim": 50, "lower_latent_dims": [50],
+                                  "ladder_hidden": [100, 100], "posterior": "direct",
+                                  "net": {"body": "mlp", "hidden": [200, 200], "activation": "tanh"}}})
 # Higgins et al. 2017 beta-VAE (beta = 4) on the seed MLP.
 preset("beta-vae-b4", {"model": {"name": "beta_vae", "beta": 4.0, "latent_dim": 10,
                                  "net": {"body": "mlp", "hidden": [1200, 1200], "activation": "relu"}}})
