@@ -12,7 +12,7 @@ Every model trains with the same KL warm-up (``--warmup`` epochs, linear from 0 
 epochs by default; 0 disables). The warm-up is what lets the second layer pay off at this budget (as
 Sonderby et al. 2016 found for ladder VAEs): screened on seed 0 (NLL with K = 1,000 on 1,000 test
 images), without it the ladder-50-50 model tied the flat VAE (99.80 vs 99.78 nats) with its top layer
-down to one or two active units, and forcing information into that layer with per-layer free bits (4
+down to one active unit, and forcing information into that layer with per-layer free bits (4
 or 8 nats) made it worse (100.43, 100.83); with 5 warm-up epochs both models improve and the ladder
 improves more (95.55 vs 97.09). The IWAE paper's 100 + 50 units (iwae-2layer with the direct
 posterior) reached 96.66 under the same warm-up, so the 50 + 50 ladder is the one benchmarked.
