@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+import threading
 from typing import Callable, Iterator
 
 import torch
@@ -16,6 +17,11 @@ LOGVAR_RANGE = (-30.0, 20.0)
 #: ``(shape, device, dtype) -> Tensor`` set with :func:`noise_source` (the evaluator uses it to make
 #: importance samples a function of (example, sample) only); None draws from torch's generator.
 _NOISE: contextvars.ContextVar = contextvars.ContextVar("vaekit_noise", default=None)
+#: Open :func:`noise_source` blocks in the process. While there are none, :func:`standard_normal` draws
+#: ``torch.randn`` without reading the context variable: a read torch.compile cannot trace (it would
+#: split a compiled training loss at every sample), whereas a module integer it guards on.
+_NOISE_BLOCKS = 0
+_NOISE_LOCK = threading.Lock()
 
 
 class DiagonalGaussian:
@@ -79,16 +85,21 @@ class DiagonalGaussian:
 @contextlib.contextmanager
 def noise_source(fn: Callable[[tuple, torch.device, torch.dtype], torch.Tensor]) -> Iterator[None]:
     """Within the block, :meth:`DiagonalGaussian.rsample` takes its N(0, I) noise from ``fn``."""
+    global _NOISE_BLOCKS
     token = _NOISE.set(fn)
+    with _NOISE_LOCK:
+        _NOISE_BLOCKS += 1
     try:
         yield
     finally:
         _NOISE.reset(token)
+        with _NOISE_LOCK:
+            _NOISE_BLOCKS -= 1
 
 
 def standard_normal(shape: tuple, device, dtype) -> torch.Tensor:
     """N(0, I) noise of ``shape``: from the active :func:`noise_source`, else ``torch.randn``."""
-    fn = _NOISE.get()
+    fn = _NOISE.get() if _NOISE_BLOCKS else None
     if fn is None:
         return torch.randn(shape, device=device, dtype=dtype)
     return fn(tuple(shape), device, dtype)

@@ -147,3 +147,20 @@ def test_seeded_determinism(variant, likelihood, geometry):
     assert all(torch.equal(s1[k], s2[k]) for k in s1)
     assert all(torch.equal(o1[k], o2[k]) for k in o1)
     assert torch.equal(g1, g2) and torch.equal(x1, x2)
+
+
+def compile_cases() -> list:
+    """Every model once and every likelihood once (geometries rotated)."""
+    likelihoods, geometries = LIKELIHOODS.names(), list(GEOMETRIES)
+    out = [(v, likelihoods[i % len(likelihoods)], geometries[i % len(geometries)]) for i, v in enumerate(TINY)]
+    out += [("vae", lik, geometries[(i + 1) % len(geometries)]) for i, lik in enumerate(likelihoods)]
+    return [pytest.param(*c, id="-".join(c)) for c in dict.fromkeys(out)]
+
+
+@pytest.mark.parametrize("variant,likelihood,geometry", compile_cases())
+def test_training_loss_traces_as_one_graph(variant, likelihood, geometry):
+    """``train.compile`` compiles ``model.loss``: a graph break would split it and cost a host round trip."""
+    model, x, y = make(variant, likelihood, geometry)
+    explained = torch._dynamo.explain(model.loss)(x, y, LossContext(kl_weight=0.5, step=3, n_train=100))
+    assert explained.graph_break_count == 0, [str(b.reason).splitlines()[0] for b in explained.break_reasons]
+    assert explained.graph_count == 1

@@ -76,6 +76,8 @@ class CVAE(VAE):
             raise DataError(f"class labels must be integers, got dtype {y.dtype}")
         if y.dim() != 1:
             raise DataError(f"class labels must have shape (B,), got {tuple(y.shape)}")
+        if torch.compiler.is_compiling():  # the range check reads y on the host: not inside a compiled graph
+            return y.long()
         lo, hi = int(y.min()), int(y.max())
         if lo < 0 or hi >= self.n_classes:
             raise DataError(f"class labels must lie in [0, {self.n_classes - 1}], found {lo}..{hi}")
