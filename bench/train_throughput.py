@@ -148,7 +148,7 @@ def compare(model_key: str, compile: bool, data: torch.Tensor, args, device) -> 
     """Rounds of interleaved epochs; returns medians, the ratio and the paired ratio with its interval.
 
     Every round builds a fresh model and fresh optimizers: two identical loops on one set of
-    allocations can differ by 1-3% for the whole run (where their buffers land in the shared caches),
+    allocations measured up to 2% apart for a whole run (presumably where their buffers land in memory),
     so the rounds spread that over the comparison. The loop that takes its first (allocating) step
     first alternates between rounds.
     """
