@@ -134,7 +134,7 @@ def timed(fn, n: int, device: torch.device) -> float:
 
 
 def make_loops(model_key: str, compile: bool, data: torch.Tensor, args, device) -> tuple[dict, bool]:
-    """Fresh model, vaekit Trainer and bare loops (built and warmed up in the given order)."""
+    """A fresh model with its vaekit Trainer and the two bare loops (epoch callables), and whether Adam is fused."""
     model, lr = build(MODELS[model_key], tuple(data.shape[1:]), device)
     trainer = vaekit_loop(model, data, args.batch_size, lr, compile, device)
     fused = trainer.opt.defaults["fused"]

@@ -133,7 +133,8 @@ class Stepper:
         overflow for finite gradients below ~1e38 / numel. The caller adds them up (on the host in
         float64 Python arithmetic). Inside :meth:`recording` the large gradients were summed during
         backward. The small ones (biases, heads) are concatenated and summed in one reduction: two
-        operations instead of one per tensor (about 20 us less per step for the 784-400-20 MLP).
+        operations instead of one per tensor (for the 784-400-20 MLP's six, 14 instead of 33 us when
+        timed alone; within the noise of a whole step).
         """
         if self.grad_clip is not None:
             return [torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip, foreach=True)]
