@@ -83,45 +83,54 @@ class Stepper:
         self.summed_after = self.params  # the gradients grad_probe sums after backward
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor | None,
-                 ctx: LossContext) -> tuple[torch.Tensor, torch.Tensor | bool]:
-        """Returns the detached ``TERMS`` ``(4,)`` and the skip flag.
+                 ctx: LossContext) -> tuple[torch.Tensor | list[float], torch.Tensor | bool]:
+        """Returns the detached ``TERMS`` and the skip flag.
 
-        On the device path the flag is a 0-d bool tensor on the device (no host synchronization);
-        on the host path it is a Python bool, decided from one host transfer of the terms and the
-        probe together.
+        On the device path the terms are a ``(4,)`` float32 tensor and the flag a 0-d bool tensor,
+        both on the device (no host synchronization); on the host path they are four Python floats
+        and a Python bool, from one host transfer of the terms and the probe together.
         """
-        with autocast(self.device, self.precision):
+        if self.precision == "fp32":
             out = self.loss_fn(x, y, ctx)
-        loss = out["loss"]
+        else:
+            with autocast(self.device, self.precision):
+                out = self.loss_fn(x, y, ctx)
         self.opt.zero_grad(set_to_none=True)
         self.sums.clear()
         if self.scaler is None:
-            loss.backward()
+            out["loss"].backward()
         else:
-            self.scaler.scale(loss).backward()
+            self.scaler.scale(out["loss"]).backward()
             self.scaler.unscale_(self.opt)
         with torch.no_grad():
             terms, bad = self.guarded_update([out[t] for t in TERMS], self.grad_probe())
         if self.scaler is not None:
             self.scaler.update()
-        self.aux_step(bad)
+        if self.aux_opt is not None:
+            self.aux_step(bad)
         return terms, bad
 
     def guarded_update(self, terms: list[torch.Tensor],
-                       probe: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | bool]:
+                       probe: list[torch.Tensor]) -> tuple[torch.Tensor | list[float], torch.Tensor | bool]:
         """Adam step unless the loss (``terms[0]``; ignored under DDP, where it differs per rank) or the
-        probe is non-finite. Returns the terms ``(4,)`` as float32 and the skip flag."""
+        probe is non-finite. Returns the terms (see :meth:`__call__`) and the skip flag.
+
+        The host path runs between backward and the next forward, when the interpreter's working
+        set has been pushed out of the caches by the step's kernels: each Python-level operation
+        costs several times what it costs in a microbenchmark, so it does as few as it can (one
+        stack, one transfer, no second conversion of the terms for :class:`~vaekit.train.tally.HostTally`).
+        """
         if self.on_device:
             total = torch.stack(probe).sum()
             bad = ~torch.isfinite(total if self.dist.active else total + terms[0])
             skip_on_device(self.opt, bad)
             return torch.stack(terms).float(), bad
-        both = torch.stack(terms + probe)  # (4 + P,): one host transfer per step
-        values = both.tolist()
-        bad = not math.isfinite(sum(values[len(TERMS):], 0.0 if self.dist.active else values[0]))
+        values = torch.stack(terms + probe).tolist()  # 4 + P floats: one host transfer per step
+        n = len(TERMS)
+        bad = not math.isfinite(sum(values[n:], 0.0 if self.dist.active else values[0]))
         if not bad:
             self.opt.step()
-        return both[:len(TERMS)].float(), bad
+        return values[:n], bad
 
     def grad_probe(self) -> list[torch.Tensor]:
         """0-d tensors whose sum is non-finite when any gradient is.
@@ -139,10 +148,13 @@ class Stepper:
         if self.grad_clip is not None:
             return [torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip, foreach=True)]
         grads = [p.grad for p in self.summed_after if p.grad is not None]
-        sums = self.sums + [g.sum() for g in grads if g.numel() >= HOT_SUM_MIN]
-        small = [g.reshape(-1) for g in grads if g.numel() < HOT_SUM_MIN]
-        if small:
-            sums.append(torch.cat(small).sum())
+        if self.summed_after is self.params:  # not recording: nothing was summed during backward
+            sums = [g.sum() for g in grads if g.numel() >= HOT_SUM_MIN]
+            grads = [g for g in grads if g.numel() < HOT_SUM_MIN]
+        else:
+            sums = self.sums[:]
+        if grads:
+            sums.append(torch.cat([g.reshape(-1) for g in grads]).sum())
         return sums or [torch.zeros((), device=self.device)]
 
     @contextmanager
