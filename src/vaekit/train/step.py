@@ -115,10 +115,11 @@ class Stepper:
         """Adam step unless the loss (``terms[0]``; ignored under DDP, where it differs per rank) or the
         probe is non-finite. Returns the terms (see :meth:`__call__`) and the skip flag.
 
-        The host path runs between backward and the next forward, when the interpreter's working
-        set has been pushed out of the caches by the step's kernels: each Python-level operation
-        costs several times what it costs in a microbenchmark, so it does as few as it can (one
-        stack, one transfer, no second conversion of the terms for :class:`~vaekit.train.tally.HostTally`).
+        The host path runs between backward and the next forward, after the step's kernels have
+        streamed megabytes through the caches, and its small operations cost more there than alone:
+        timed inside MLP steps on 2 threads the stack took 13-17 us and the transfer 5-7 us, both
+        together 3 us in a timeit loop. So it does as few as it can: one stack, one transfer, and the
+        terms go to :class:`~vaekit.train.tally.HostTally` as floats, not converted again.
         """
         if self.on_device:
             total = torch.stack(probe).sum()
