@@ -90,24 +90,21 @@ class Stepper:
         both on the device (no host synchronization); on the host path they are four Python floats
         and a Python bool, from one host transfer of the terms and the probe together.
         """
-        if self.precision == "fp32":
+        with autocast(self.device, self.precision):
             out = self.loss_fn(x, y, ctx)
-        else:
-            with autocast(self.device, self.precision):
-                out = self.loss_fn(x, y, ctx)
+        loss = out["loss"]
         self.opt.zero_grad(set_to_none=True)
         self.sums.clear()
         if self.scaler is None:
-            out["loss"].backward()
+            loss.backward()
         else:
-            self.scaler.scale(out["loss"]).backward()
+            self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.opt)
         with torch.no_grad():
             terms, bad = self.guarded_update([out[t] for t in TERMS], self.grad_probe())
         if self.scaler is not None:
             self.scaler.update()
-        if self.aux_opt is not None:
-            self.aux_step(bad)
+        self.aux_step(bad)
         return terms, bad
 
     def guarded_update(self, terms: list[torch.Tensor],
@@ -149,13 +146,10 @@ class Stepper:
         if self.grad_clip is not None:
             return [torch.nn.utils.clip_grad_norm_(self.params, self.grad_clip, foreach=True)]
         grads = [p.grad for p in self.summed_after if p.grad is not None]
-        if self.summed_after is self.params:  # not recording: nothing was summed during backward
-            sums = [g.sum() for g in grads if g.numel() >= HOT_SUM_MIN]
-            grads = [g for g in grads if g.numel() < HOT_SUM_MIN]
-        else:
-            sums = self.sums[:]
-        if grads:
-            sums.append(torch.cat([g.reshape(-1) for g in grads]).sum())
+        sums = self.sums + [g.sum() for g in grads if g.numel() >= HOT_SUM_MIN]
+        small = [g.reshape(-1) for g in grads if g.numel() < HOT_SUM_MIN]
+        if small:
+            sums.append(torch.cat(small).sum())
         return sums or [torch.zeros((), device=self.device)]
 
     @contextmanager

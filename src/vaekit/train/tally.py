@@ -29,18 +29,17 @@ class HostTally:
         self.limit = limit
         self.sums, self.skipped, self.run = [0.0] * N_SUMS, 0, 0
 
-    def add(self, terms: list[float] | torch.Tensor, bad: bool | torch.Tensor, n: int) -> None:
-        """One step: its 4 terms (floats, as the host :class:`~vaekit.train.step.Stepper` returns
-        them, or a ``(4,)`` tensor) over ``n`` examples, or a skip when ``bad``."""
+    def add(self, terms: list[float], bad: bool, n: int) -> None:
+        """One step: its 4 terms (Python floats, as the host :class:`~vaekit.train.step.Stepper`
+        returns them) over ``n`` examples, or a skip when ``bad``."""
         if bad:
             self.skipped += 1
             self.run += 1
             return
         self.run = 0
-        sums = self.sums
-        for i, value in enumerate(terms.tolist() if isinstance(terms, torch.Tensor) else terms):
-            sums[i] += value * n
-        sums[-1] += n
+        for i, value in enumerate(terms):
+            self.sums[i] += value * n
+        self.sums[-1] += n
 
     def check(self, step: int, force: bool = False) -> None:
         """Raise after ``limit`` consecutive skips."""
