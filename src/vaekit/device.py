@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -17,6 +18,23 @@ from .errors import ConfigError
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
+
+
+def device_of(module: nn.Module) -> torch.device:
+    """The device of a module's parameters (CPU for a module without any)."""
+    param = next(module.parameters(), None)
+    return torch.device("cpu") if param is None else param.device
+
+
+@contextlib.contextmanager
+def evaluating(module: nn.Module) -> Iterator[torch.device]:
+    """Eval mode for the block (the previous mode is restored afterwards); yields the module's device."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield device_of(module)
+    finally:
+        module.train(was_training)
 
 
 def check_device_name(name: str, what: str = "device") -> None:

@@ -13,6 +13,7 @@ from typing import Sequence
 
 import torch
 
+from .device import device_of, evaluating
 from . import latent
 from .data import Dataset, Preprocessor
 from .errors import ConfigError
@@ -125,7 +126,7 @@ def traversal_figure(model: VAE, x: torch.Tensor, y: torch.Tensor | None, pre: P
 def _centre(model: VAE, centre, label: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The sweeps' centre ``(Z,)`` and the label ``(1,)`` to decode with (None for unconditional models)."""
     if centre is None:
-        return torch.zeros(model.latent_dim, device=next(model.parameters()).device), latent.labels_for(model, 1, label)
+        return torch.zeros(model.latent_dim, device=device_of(model)), latent.labels_for(model, 1, label)
     xc, yc = centre
     yc = None if yc is None else yc.reshape(1)
     z0 = latent.posterior_mean(model, xc[None], yc)[0]
@@ -180,14 +181,11 @@ def eval_batch(ds: Dataset, pre: Preprocessor, device, n: int | None = None):
 
 def write_run_figures(model: VAE, ds: Dataset, pre: Preprocessor, history: list[dict], folder: Path) -> list[Path]:
     """``reconstructions.png``, ``samples.png`` and ``loss.png`` in ``folder``."""
-    was_training = model.training
-    model.eval()
-    x, y = eval_batch(ds, pre, next(model.parameters()).device, 16)
-    paths = [save(reconstruction_figure(model, x, y, pre), folder / "reconstructions.png"),
-             save(samples_figure(model, pre, mean=True), folder / "samples.png"),
-             save(loss_figure(history), folder / "loss.png")]
-    model.train(was_training)
-    return paths
+    with evaluating(model) as device:
+        x, y = eval_batch(ds, pre, device, 16)
+        return [save(reconstruction_figure(model, x, y, pre), folder / "reconstructions.png"),
+                save(samples_figure(model, pre, mean=True), folder / "samples.png"),
+                save(loss_figure(history), folder / "loss.png")]
 
 
 __all__ = ["arithmetic_figure", "eval_batch", "grid_figure", "interpolation_figure", "interpolation_gif", "kl_figure",

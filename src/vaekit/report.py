@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from .device import device_of, evaluating
 from . import figures, latent
 from .config import to_dict
 from .data import Dataset
@@ -72,13 +73,8 @@ def build_report(run: Run, ds: Dataset | None = None, history: list[dict] | None
             ds = latent.load_split(run)
         except VaekitError as exc:
             notes.append(f"data pictures left out: {exc}")
-    model = run.model
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(run.model):
         pictures = _pictures(run, ds, history)
-    finally:
-        model.train(was_training)
     body = [_header(run, notes), _metrics_section(run, history), *pictures, _config_section(run),
             _epochs_section(history)]
     title = f"vaekit report: {run.path.name}"
@@ -93,7 +89,7 @@ def _pictures(run: Run, ds: Dataset | None, history: list[dict]) -> list[str]:
         out.append(_figure("Loss curves", loss_figure(history),
                            "Per-epoch means on the training and validation data; -ELBO = rate + distortion."))
     if ds is not None:
-        x, y = figures.eval_batch(ds, pre, next(model.parameters()).device, REPORT_EXAMPLES)
+        x, y = figures.eval_batch(ds, pre, device_of(model), REPORT_EXAMPLES)
         recon = figures.reconstruction_figure(model, x[:16], None if y is None else y[:16], pre)
         out.append(_figure("Reconstructions", recon,
                            f"The first 16 examples of {_esc(ds.name or 'the data')} and their reconstructions."))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..device import device_of
 from .latent_args import (add_data_args, add_label_arg, add_run_args, check_positive, items, open_run, out_path,
                           split)
 
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         fig = manifold_figure(r.model, r.preprocessor, args.grid, args.label)
     else:
         ds = split(args, r)
-        x, y = eval_batch(ds, r.preprocessor, next(r.model.parameters()).device, args.kl_examples)
+        x, y = eval_batch(ds, r.preprocessor, device_of(r.model), args.kl_examples)
         centre = None if args.index is None else items(args, r, ds, [args.index])  # ((1, *shape), (1,) | None)
         centre = None if centre is None else (centre[0][0], centre[1])
         fig = traversal_figure(r.model, x, y, r.preprocessor, centre, args.span, args.steps, args.all_dims,

@@ -36,13 +36,14 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..device import device_of, evaluating
 from ..data import DataConfig, Dataset, Preprocessor, batch_indices, binarize_once, keep_classes, load_data
 from ..errors import ConfigError, DataError
 from ..models import VAE
 from ..registry import Registry
 from ..viz import _figure
 from .detection import detection_metrics, validation_threshold
-from .likelihood import elbo_per_example, evaluating, iw_log_likelihood
+from .likelihood import elbo_per_example, iw_log_likelihood
 
 #: name -> function(DatasetScores) -> (N,) float64 score tensor
 SCORES: Registry = Registry("anomaly score")
@@ -111,7 +112,7 @@ class DatasetScores:
 
     def batches(self):
         """``(x, y)`` model-ready batches on the model's device (y for conditional models only)."""
-        device = next(self.model.parameters()).device
+        device = device_of(self.model)
         y_all = _labels(self.model, self.ds.y)
         for idx in batch_indices(len(self.ds), self.opts.batch_size, shuffle=False):
             yield self.pre(self.ds.x[idx].to(device)), None if y_all is None else y_all[idx].to(device)

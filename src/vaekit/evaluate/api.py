@@ -12,8 +12,8 @@ from typing import Iterator
 
 import torch
 
+from ..device import device_of, resolve_device
 from ..data import Dataset, Splits, load_data
-from ..device import resolve_device
 from ..errors import ConfigError, DataError
 from ..run import Run, open_run
 from .latent_stats import ACTIVE_THRESHOLD, active_units, kl_per_dim, linear_probe, posterior_means
@@ -132,7 +132,7 @@ def _header(run: Run, ds: Dataset, data: str | None, split: str, weights: str, s
     return {"run": str(run.path), "weights": weights, "model": run.config.model.name,
             "data": data or run.config.data.spec, "split": split, "n_examples": len(ds),
             "latent_dim": run.model.latent_dim, "seed": seed, "threads": torch.get_num_threads(),
-            "device": str(next(run.model.parameters()).device),
+            "device": str(device_of(run.model)),
             "discrete_likelihood": bool(run.model.likelihood_cls.discrete)}
 
 

@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..device import device_of
 from ..data.sources.shapes import sampler_for_spec
 from ..run import Run
 from .disentanglement import (compute_metrics, factor_entropy, mutual_info_matrix, representation_from_model,
@@ -88,7 +89,7 @@ def disentangle(run: Run, seed: int = 0, scale: float = 1.0, names: Sequence[str
 def _mean_kl(run: Run, x: torch.Tensor) -> np.ndarray:
     from .. import latent
 
-    device = next(run.model.parameters()).device
+    device = device_of(run.model)
     return latent.kl_per_dim(run.model, run.preprocessor(x.to(device))).cpu().double().numpy()
 
 
@@ -98,7 +99,7 @@ def factor_traversal_figure(run: Run, result: DisentanglementResult, span: float
     from .. import latent
     from ..figures import grid_figure
 
-    device = next(run.model.parameters()).device
+    device = device_of(run.model)
     dims = torch.argsort(torch.from_numpy(result.kl), descending=True)
     values = torch.linspace(-span, span, steps)
     x = latent.traverse(run.model, torch.zeros(run.model.latent_dim, device=device), dims, values)

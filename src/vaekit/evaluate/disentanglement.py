@@ -21,6 +21,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 import torch
 
+from ..device import evaluating
 from ..data import Preprocessor
 from ..errors import ConfigError
 from ..models import VAE
@@ -44,15 +45,11 @@ class FactorSampler(Protocol):
 
 def representation_from_model(model: VAE, preprocessor: Preprocessor, batch_size: int = 512) -> Representation:
     """Posterior means mu(x) of a trained model as a representation function (stored-format input)."""
-    device = next(model.parameters()).device
-
     @torch.no_grad()
     def represent(x: torch.Tensor) -> np.ndarray:
-        was_training = model.training
-        model.eval()
-        codes = [model.encode(preprocessor(x[i:i + batch_size].to(device))).mean.cpu()
-                 for i in range(0, len(x), batch_size)]
-        model.train(was_training)
+        with evaluating(model) as device:
+            codes = [model.encode(preprocessor(x[i:i + batch_size].to(device))).mean.cpu()
+                     for i in range(0, len(x), batch_size)]
         return torch.cat(codes).double().numpy()  # (B, Z)
 
     return represent

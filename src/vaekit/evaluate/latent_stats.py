@@ -7,7 +7,8 @@ import torch
 
 from ..errors import DataError
 from ..models import VAE
-from .likelihood import Transform, batch_to, evaluating
+from ..device import evaluating
+from .likelihood import Transform, batch_to
 
 #: Burda et al. 2015 (Sec. 5.2): a unit is active when Cov_x(E_q[z_u]) > 0.01.
 ACTIVE_THRESHOLD = 0.01

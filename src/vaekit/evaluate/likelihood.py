@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from ..device import evaluating
 from ..data import Dataset, Preprocessor, batch_indices
 from ..distributions import noise_source
 from ..errors import ConfigError
@@ -40,17 +41,6 @@ Transform = Callable[[torch.Tensor], torch.Tensor]
 def bits_per_dim(nats: float, n_dims: int) -> float:
     """Convert nats per example to bits per data dimension: nats / (D ln 2)."""
     return nats / (n_dims * math.log(2))
-
-
-@contextlib.contextmanager
-def evaluating(model: VAE) -> Iterator[torch.device]:
-    """Put ``model`` in eval mode for the block (restored afterwards); yields its device."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield next(model.parameters()).device
-    finally:
-        model.train(was_training)
 
 
 @contextlib.contextmanager

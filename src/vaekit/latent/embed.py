@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..device import device_of
 from ..data import Dataset, Preprocessor, batch_indices
 from ..errors import ConfigError
 from ..io import write_bytes, write_text
@@ -41,7 +42,7 @@ class Embedding:
 def embed(model: VAE, ds: Dataset, pre: Preprocessor, batch_size: int = 1000,
           index: torch.Tensor | None = None) -> Embedding:
     """Encode ``ds`` (or the examples at ``index``) in batches; tensors are returned on the CPU."""
-    device = next(model.parameters()).device
+    device = device_of(model)
     index = torch.arange(len(ds)) if index is None else index.long().cpu()
     mus, logvars = [], []
     for batch in batch_indices(len(index), batch_size, shuffle=False):

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from ..device import device_of
 from ..data import Dataset
 from ..errors import DataError
 from ..evaluate.api import check_compatible, load_eval_splits
@@ -44,7 +45,7 @@ def choose(ds: Dataset, indices: Sequence[int] | None = None, n: int = 8, seed: 
 
 def batch(run: Run, ds: Dataset, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Model inputs ``(B, *shape)`` and labels ``(B,)`` (None when unlabelled) on the model's device."""
-    device = next(run.model.parameters()).device
+    device = device_of(run.model)
     y = None if ds.y is None else ds.y[index].to(device)
     return run.preprocessor(ds.x[index].to(device)), y
 
@@ -59,7 +60,7 @@ def load_images(run: Run, paths: Sequence[str | Path], resize: bool = False) -> 
     if len(shape) != 3 or shape[0] not in (1, 3):
         raise DataError(f"image files need a model of 1- or 3-channel images; this run's examples have shape {shape}")
     images = [_read_image(Path(p), shape, resize) for p in paths]
-    device = next(run.model.parameters()).device
+    device = device_of(run.model)
     raw = torch.from_numpy(np.stack(images)).to(device) * run.info["max_value"]  # (K, C, H, W) data scale
     return run.preprocessor(raw)
 

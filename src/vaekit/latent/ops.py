@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import torch
 
+from ..device import device_of
 from ..errors import ConfigError, DataError
 from ..models import VAE
 
 #: Mean KL (nats) a latent dimension needs to count as active (used by traversals and reports).
 ACTIVE_KL = 0.01
 INTERPOLATIONS = ("lerp", "slerp")
-
-
-def _device(model: VAE) -> torch.device:
-    return next(model.parameters()).device
 
 
 def labels_for(model: VAE, n: int, label: int | None = None) -> torch.Tensor | None:
@@ -33,7 +30,7 @@ def labels_for(model: VAE, n: int, label: int | None = None) -> torch.Tensor | N
     if label is not None and not 0 <= label < model.n_classes:
         raise ConfigError(f"label must lie in [0, {model.n_classes - 1}], got {label}")
     y = torch.arange(n) % model.n_classes if label is None else torch.full((n,), label)
-    return y.to(_device(model))
+    return y.to(device_of(model))
 
 
 @torch.no_grad()
@@ -169,7 +166,7 @@ def manifold(model: VAE, n: int = 15, quantile: float = 0.05, y: torch.Tensor | 
     """
     if model.latent_dim != 2:
         raise ConfigError(f"the manifold grid needs a 2-D latent space, this model has {model.latent_dim}")
-    v = manifold_values(n, quantile).to(_device(model))
+    v = manifold_values(n, quantile).to(device_of(model))
     z = torch.stack([v[None, :].expand(n, n), v.flip(0)[:, None].expand(n, n)], dim=-1)  # (n, n, 2)
     return decode_mean(model, z, y)
 

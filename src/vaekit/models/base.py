@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ..device import device_of
 from ..config import build_strict
 from ..distributions import DiagonalGaussian
 from ..errors import ConfigError
@@ -225,7 +226,7 @@ class VAE(nn.Module):
     def sample(self, n: int, y: torch.Tensor | None = None, temperature: float = 1.0,
                mean: bool = True) -> torch.Tensor:
         """``n`` draws from the model: z ~ p(z) (scaled by ``temperature``), then E[x|z] or x ~ p(x|z)."""
-        device = next(self.parameters()).device
+        device = device_of(self)
         z = self.prior(n, device).rsample(temperature=temperature)
         px = self.decode(z, y)
         return px.mean if mean else px.sample()

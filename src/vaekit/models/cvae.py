@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..device import device_of
 from ..errors import ConfigError, DataError
 from .base import MODELS, VAE, ModelConfig
 
@@ -91,7 +92,7 @@ class CVAE(VAE):
     def sample(self, n: int, y: torch.Tensor | int | list | None = None, temperature: float = 1.0,
                mean: bool = True) -> torch.Tensor:
         """``n`` draws of class ``y``: an int (all the same class) or ``n`` labels; required."""
-        device = next(self.parameters()).device
+        device = device_of(self)
         if y is None:
             raise DataError("cvae.sample needs the classes to generate: y=<int> or y=<n labels>")
         y = torch.as_tensor(y, device=device)
