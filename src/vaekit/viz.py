@@ -20,7 +20,8 @@ from .io import write_bytes
 MIN_CELL = 48
 
 
-def _figure():
+def new_figure():
+    """matplotlib.pyplot on the headless Agg backend (call it, then make a figure)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -74,7 +75,7 @@ def figure_png(fig, dpi: int = 110) -> bytes:
     """Render a matplotlib figure to PNG bytes (tight bounding box) and close it."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    _figure().close(fig)
+    new_figure().close(fig)
     return buf.getvalue()
 
 
@@ -90,7 +91,7 @@ def vector_panel(rows: Sequence[torch.Tensor], labels: Sequence[str], title: str
         rows: blocks, each ``(N_i, D)`` (or ``(N_i, *shape)``, flattened).
         labels: one label per block, shown at the block's centre on the y axis.
     """
-    plt = _figure()
+    plt = new_figure()
     blocks = [r.detach().float().reshape(len(r), -1).cpu().numpy() for r in rows]
     data = np.concatenate(blocks)  # (sum N_i, D)
     fig, ax = plt.subplots(figsize=(8, min(14.0, 1.4 + 0.14 * len(data))))
@@ -114,7 +115,7 @@ def labelled_grid(x: torch.Tensor, title: str = "", row_labels: Sequence[str] = 
         row_labels, col_labels: one label per row / column (empty: no ticks).
     Returns a matplotlib figure (grayscale for one channel, RGB for three).
     """
-    plt = _figure()
+    plt = new_figure()
     r, c = x.shape[:2]
     img = image_grid(x.reshape(r * c, *x.shape[2:]), nrow=c, pad=pad)
     pitch_y, pitch_x = (img.height - pad) / r, (img.width - pad) / c
@@ -142,7 +143,7 @@ def scatter_figure(points: np.ndarray, labels: np.ndarray | None, title: str, xl
         points: ``(N, 2)`` coordinates.
         labels: ``(N,)`` integer labels or None.
     """
-    plt = _figure()
+    plt = new_figure()
     fig, ax = plt.subplots(figsize=(6.4, 5.2))
     if labels is None:
         ax.scatter(points[:, 0], points[:, 1], s=8, alpha=0.7)
@@ -163,7 +164,7 @@ def scatter_figure(points: np.ndarray, labels: np.ndarray | None, title: str, xl
 def bar_figure(values: np.ndarray, tick_labels: Sequence[str], title: str, xlabel: str, ylabel: str,
                threshold: float | None = None):
     """Bar chart of ``values`` with an optional dashed horizontal threshold line."""
-    plt = _figure()
+    plt = new_figure()
     fig, ax = plt.subplots(figsize=(max(4.0, 0.32 * len(values) + 1.5), 3.4))
     ax.bar(np.arange(len(values)), values, color="tab:blue")
     ax.set_xticks(np.arange(len(values)), list(tick_labels), fontsize=7, rotation=90 if len(values) > 24 else 0)
@@ -186,7 +187,7 @@ def gif_bytes(frames: Sequence[Image.Image], duration_ms: int = 120) -> bytes:
 
 def loss_figure(history: list[dict], title: str = "Training curves"):
     """Train/validation negative ELBO (left) and its rate and distortion (right) per epoch, in nats."""
-    plt = _figure()
+    plt = new_figure()
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
     epochs = [row["epoch"] for row in history]
     for split, style in (("train", "-"), ("val", "--")):

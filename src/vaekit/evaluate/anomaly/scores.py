@@ -19,9 +19,7 @@ Every score is "higher = more anomalous" and per example; all but ``recon`` are 
   ratio of Ren et al. 2019 (Eq. 5). The background model is a second run, typically trained on inputs
   perturbed with ``data.perturb`` (their Sec. 3.1).
 
-The metrics (AUROC, AUPRC, FPR at 95% TPR) and the validation threshold are in
-:mod:`vaekit.evaluate.detection`; this module adds the honest protocol around them: the threshold is
-picked on normal validation examples the model never trained on, and the test sets are held out.
+The evaluation protocol around them is in :mod:`.protocol`, figures and CSV output in :mod:`.output`.
 """
 
 from __future__ import annotations
@@ -29,21 +27,19 @@ from __future__ import annotations
 import io
 import math
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 import torch
 from PIL import Image
 
-from ..device import device_of, evaluating
-from ..data import DataConfig, Dataset, Preprocessor, batch_indices, binarize_once, keep_classes, load_data
-from ..errors import ConfigError, DataError
-from ..models import VAE
-from ..registry import Registry
-from ..viz import _figure
-from .detection import detection_metrics, validation_threshold
-from .likelihood import elbo_per_example, iw_log_likelihood
+from ...data import Dataset, Preprocessor, batch_indices
+from ...device import device_of, evaluating
+from ...errors import ConfigError, DataError
+from ...models import VAE
+from ...registry import Registry
+from ..likelihood import elbo_per_example, iw_log_likelihood
 
 #: name -> function(DatasetScores) -> (N,) float64 score tensor
 SCORES: Registry = Registry("anomaly score")
@@ -210,138 +206,3 @@ def score_dataset(model: VAE, ds: Dataset, pre: Preprocessor, names: list[str] |
         raise ConfigError("the llr score needs a background model (a second run)")
     d = DatasetScores(model, pre, ds, opts or ScoreOptions(), background)
     return {name: fn(d).numpy() for name, fn in fns.items()}
-
-
-# --- the evaluation protocol ----------------------------------------------------------------------
-@dataclass
-class DetectionSets:
-    """The three sets of an honest evaluation.
-
-    Attributes:
-        val: normal validation examples (never trained on): the threshold is picked here.
-        normal: normal test examples.
-        anomalous: anomalous test examples.
-    """
-
-    val: Dataset
-    normal: Dataset
-    anomalous: Dataset
-
-
-def validation_data(cfg: DataConfig, classes: list[int] | None = None) -> Dataset:
-    """The validation split of a run's data config (restricted to ``classes`` when given).
-
-    An example is in this split whatever ``data.classes`` the run used, so it was never trained on.
-    """
-    cfg = replace(cfg, perturb=0.0, classes=classes or cfg.classes)
-    splits, _ = load_data(cfg)
-    if splits.val is None:
-        raise DataError(f"{cfg.spec}: the run has no validation split to pick a threshold on "
-                        "(it was trained with data.val_fraction 0)")
-    return splits.val
-
-
-def evaluation_data(cfg: DataConfig, spec: str | None = None) -> Dataset:
-    """The examples of ``spec`` to score: its test split when it has one, else all of its examples.
-
-    Args:
-        cfg: the run's data config; supplies the reading options (CSV label column, image size...).
-        spec: the data to score (default: the run's own, which then needs a test split).
-    Binarized runs get a fixed binarization, as their own evaluation data does.
-    """
-    own = spec is None or spec == cfg.spec
-    cfg = replace(cfg, spec=spec or cfg.spec, classes=None, perturb=0.0, val_fraction=0.0)
-    splits, _ = load_data(cfg)
-    if splits.test is not None:
-        return splits.test
-    if own:
-        raise DataError(f"{cfg.spec}: no test split, and the rest was used for training and validation; "
-                        "give held-out data")
-    return binarize_once(splits.train, cfg.seed + 2) if cfg.binarize == "dynamic" else splits.train
-
-
-def one_class_sets(cfg: DataConfig, normal_classes: list[int], spec: str | None = None) -> DetectionSets:
-    """One-class protocol on labelled data: ``normal_classes`` are normal, every other class anomalous.
-
-    Args:
-        cfg: the run's data config: the threshold is picked on its validation split, restricted to
-            the normal classes (the examples a run trained with ``data.classes`` validated on).
-        normal_classes: labels of the normal examples.
-        spec: the labelled data to test on (see :func:`evaluation_data`); default the run's own.
-    """
-    test = evaluation_data(cfg, spec)
-    if test.y is None:
-        raise DataError(f"{test.name}: the one-class protocol needs labelled data")
-    is_normal = torch.isin(test.y, torch.tensor(normal_classes))  # (N,)
-    if is_normal.all() or not is_normal.any():
-        raise DataError(f"{test.name}: classes {normal_classes} leave no normal or no anomalous test examples")
-    return DetectionSets(val=validation_data(cfg, normal_classes),
-                         normal=test.subset(is_normal.nonzero().squeeze(1)),
-                         anomalous=test.subset((~is_normal).nonzero().squeeze(1)))
-
-
-def two_source_sets(cfg: DataConfig, anomalous_spec: str, normal_spec: str | None = None) -> DetectionSets:
-    """Anomalous test examples from one source, normal ones from another (default: the run's own test
-    split, restricted to its ``data.classes``); the threshold uses the run's validation split."""
-    normal = evaluation_data(cfg, normal_spec) if normal_spec else keep_classes(evaluation_data(cfg), cfg.classes)
-    return DetectionSets(val=validation_data(cfg), normal=normal, anomalous=evaluation_data(cfg, anomalous_spec))
-
-
-def evaluate_scores(val: dict[str, np.ndarray], normal: dict[str, np.ndarray], anomalous: dict[str, np.ndarray],
-                    quantile: float = 0.95) -> dict[str, dict[str, float]]:
-    """Detection metrics and the validation threshold of each score.
-
-    Args:
-        val, normal, anomalous: ``{score: (N,) array}`` for the three sets.
-        quantile: the threshold is this quantile of the validation scores (target FPR ``1 - quantile``).
-    Returns ``{score: {auroc, auprc, fpr95, threshold, val_fpr, test_fpr, test_tpr}}``.
-    """
-    results = {}
-    for name in normal:
-        y = np.r_[np.zeros(len(normal[name])), np.ones(len(anomalous[name]))]
-        row = detection_metrics(y, np.r_[normal[name], anomalous[name]])
-        t = validation_threshold(val[name], quantile)
-        row.update(threshold=t, val_fpr=float(np.mean(val[name] > t)),
-                   test_fpr=float(np.mean(normal[name] > t)), test_tpr=float(np.mean(anomalous[name] > t)))
-        results[name] = row
-    return results
-
-
-def histogram_figure(normal: dict[str, np.ndarray], anomalous: dict[str, np.ndarray],
-                     thresholds: dict[str, float] | None = None):
-    """One panel per score: normal vs anomalous score histograms, with the threshold as a line.
-
-    The x range is the 0.5-99.5 percentile range of both sets, so a few extreme scores do not
-    squeeze the rest into one bin.
-    """
-    plt = _figure()
-    names = list(normal)
-    ncol = min(3, len(names))
-    nrow = math.ceil(len(names) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
-    for ax in axes.ravel()[len(names):]:
-        ax.set_visible(False)
-    for ax, name in zip(axes.ravel(), names):
-        both = np.r_[normal[name], anomalous[name]]
-        lo, hi = np.percentile(both, [0.5, 99.5])
-        bins = np.linspace(lo, hi if hi > lo else lo + 1, 50)
-        ax.hist(np.clip(normal[name], lo, hi), bins, density=True, alpha=0.6, label="normal")
-        ax.hist(np.clip(anomalous[name], lo, hi), bins, density=True, alpha=0.6, label="anomalous")
-        if thresholds and np.isfinite(thresholds.get(name, np.nan)):
-            ax.axvline(thresholds[name], color="k", linestyle="--", label="threshold")
-        ax.set_xlabel(f"{name} score ({'squared error' if name == 'recon' else 'nats'})")
-        ax.set_ylabel("density")
-        ax.legend(fontsize=8)
-    fig.suptitle("Anomaly scores: normal vs anomalous test examples")
-    fig.tight_layout()
-    return fig
-
-
-def scores_csv(scores: dict[str, np.ndarray], y: torch.Tensor | None = None) -> str:
-    """CSV text: ``index,label,<score>...``, one row per example (label empty when unknown)."""
-    names = list(scores)
-    n = len(scores[names[0]])
-    labels = [""] * n if y is None else [str(int(v)) for v in y.tolist()]
-    rows = [",".join(["index", "label", *names])]
-    rows += [",".join([str(i), labels[i], *(repr(float(scores[k][i])) for k in names)]) for i in range(n)]
-    return "\n".join(rows) + "\n"
