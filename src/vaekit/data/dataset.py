@@ -108,6 +108,8 @@ class SourceData:
         extra: facts about the source, e.g. ``classes`` (class names by label) or ``columns``.
         standardize: whether ``load_data`` standardizes when ``data.standardize`` is unset
             (True for tabular sources).
+        likelihood: the registered likelihood this source's data needs, which ``model.likelihood:
+            auto`` resolves to (None: decided from the values, see ``vaekit.likelihoods``).
     """
 
     train: Dataset
@@ -115,6 +117,7 @@ class SourceData:
     val: Dataset | None = None
     extra: dict = field(default_factory=dict)
     standardize: bool = False
+    likelihood: str | None = None
 
 
 def split_off_validation(train: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
