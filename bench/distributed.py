@@ -32,7 +32,7 @@ from vaekit.device import resolve_device  # noqa: E402
 from vaekit.train import distributed  # noqa: E402
 from vaekit.train.config import TrainConfig  # noqa: E402
 from vaekit.train.loop import Trainer  # noqa: E402
-from vaekit.train.step import LossModule  # noqa: E402
+from vaekit.train.distributed import LossModule  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

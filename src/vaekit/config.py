@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from pathlib import Path
@@ -79,9 +80,9 @@ def _as_int(v, name, _):
 
 
 def _as_float(v, name, _):
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
         return float(v)
-    raise _bad(name, "a number", v)
+    raise _bad(name, "a finite number", v)
 
 
 def _as_str(v, name, _):

@@ -22,7 +22,7 @@ def test_train_end_to_end(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--data", "mnist:/definitely/missing"], "no such data folder"),
     (["--preset", "nope"], "unknown preset 'nope'"),
-    (["--set", "train.lr=-1"], "train.lr must be positive"),
+    (["--set", "train.lr=-1"], "train.lr must be a finite positive number"),
     (["--set", "train.lrr=1"], "unknown config key 'train.lrr'"),
     (["--epochs", "ten"], "invalid int value"),
     (["--config", "/missing.yaml"], "cannot read config file"),

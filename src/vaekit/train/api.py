@@ -180,12 +180,14 @@ def _fit(trainer: Trainer, path: Path, info: dict, splits: Splits) -> Run:
         history = trainer.fit()
     except TrainingError as exc:
         trainer.tally.reset_streak()
+        trainer.rollback()  # the weights of the failing steps may be finite but useless
         trainer.save_checkpoint()
         if d.main:
             save_weights(trainer.model, path, "last")
             info.update(status="stopped", error=str(exc))
             write_json(path / "run.json", info)
-        raise TrainingError(f"{path}: {exc}") from None
+        raise TrainingError(f"{path}: {exc}; saved the last good weights (step {trainer.good_step}); lower "
+                            "train.lr or set train.grad_clip / train.skip_threshold and resume") from None
     run = finish_run(path, info, splits, history, trainer.device) if d.main else None
     distributed.barrier(d)
     return run if run is not None else open_run(path, "best", trainer.device)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ..data import DataConfig
@@ -25,7 +26,9 @@ class TrainConfig:
         n_cycles, cycle_ratio: cyclical schedule shape.
         free_bits: free-bits lambda in nats per group (Kingma et al. 2016); 0 disables.
         free_bits_group: latent dimensions per free-bits group.
-        grad_clip: max gradient norm, or None.
+        grad_clip: max gradient norm (gradients are scaled down to it), or None.
+        skip_threshold: skip an update whose gradient norm (before clipping) exceeds this (vdvae's
+            ``skip_threshold``), or None.
         max_nonfinite: consecutive non-finite steps tolerated (skipped) before training stops.
         progress: show a progress bar on a terminal.
         precision: "fp32", "bf16" (autocast; CPU or CUDA) or "fp16" (autocast + grad scaler; CUDA).
@@ -49,6 +52,7 @@ class TrainConfig:
     free_bits: float = 0.0
     free_bits_group: int = 1
     grad_clip: float | None = None
+    skip_threshold: float | None = None
     max_nonfinite: int = 10
     progress: bool = True
     precision: str = "fp32"
@@ -61,15 +65,17 @@ class TrainConfig:
         for key in ("epochs", "batch_size", "eval_batch_size", "n_cycles", "free_bits_group", "max_nonfinite"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"train.{key} must be at least 1, got {getattr(self, key)}")
-        if self.lr <= 0:
-            raise ConfigError(f"train.lr must be positive, got {self.lr}")
+        if not 0 < self.lr < math.inf:
+            raise ConfigError(f"train.lr must be a finite positive number, got {self.lr}")
         check_device_name(self.device, "train.device")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.checkpoint_every < 0 or self.checkpoint_minutes < 0:
             raise ConfigError("train.checkpoint_every and train.checkpoint_minutes must be non-negative")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ConfigError(f"train.grad_clip must be positive or null, got {self.grad_clip}")
+        for key in ("grad_clip", "skip_threshold"):
+            value = getattr(self, key)
+            if value is not None and not 0 < value < math.inf:
+                raise ConfigError(f"train.{key} must be a finite positive number or null, got {value}")
         if self.kl_schedule not in SCHEDULES:
             raise ConfigError(f"train.kl_schedule must be one of {', '.join(SCHEDULES)}, got {self.kl_schedule!r}")
         if not 0 < self.cycle_ratio <= 1:

@@ -146,6 +146,17 @@ def barrier(d: Dist) -> None:
         dist.barrier()
 
 
+class LossModule(nn.Module):
+    """``forward(x, y, ctx) = model.loss(x, y, ctx)``: the module DDP wraps."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None, ctx) -> dict[str, torch.Tensor]:
+        return self.model.loss(x, y, ctx)
+
+
 def wrap_ddp(module: nn.Module, d: Dist, device: torch.device, ignore: list[str]) -> nn.Module:
     """``DistributedDataParallel`` around ``module``; parameters named in ``ignore`` are left out."""
     if not d.active:

@@ -8,6 +8,7 @@ bit for bit on CPU, as a run that was never interrupted.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import math
@@ -22,16 +23,16 @@ import torch
 from ..config import to_dict
 from ..data import Dataset, Preprocessor, Splits
 from ..device import as_channels_last, check_precision, place_model, use_channels_last
-from ..errors import CheckpointError
+from ..errors import CheckpointError, TrainingError
 from ..evaluate.likelihood import bits_per_dim, elbo_stats
 from ..models import VAE, LossContext
 from .checkpoint import (Checkpoint, flatten_optimizer, host_rng_state, save_checkpoint, set_host_rng_state,
                          unflatten_optimizer)
 from .config import TrainConfig
-from .distributed import Dist, all_reduce_sum, broadcast_flag, gather, local_batch, shard, wrap_ddp
+from .distributed import Dist, LossModule, all_reduce_sum, broadcast_flag, gather, local_batch, shard, wrap_ddp
 from .schedules import KLSchedule
-from .step import TERMS, LossModule, Stepper
-from .tally import make_tally
+from .step import TERMS, Stepper
+from .tally import Tally
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,9 @@ class TrainState:
         batch: batches done in the current epoch (a mid-epoch checkpoint resumes there).
         best_val, best_epoch: best validation negative ELBO so far and its epoch.
         nonfinite_total: skipped (non-finite) steps so far.
+        rollbacks: times the weights were found non-finite and restored to the last good state.
+        reference_nelbo: the training -ELBO of the first update (the untrained model); an epoch that
+            ends above it is flagged as diverging.
         history: the metrics rows of completed epochs.
     """
 
@@ -55,6 +59,8 @@ class TrainState:
     best_val: float = math.inf
     best_epoch: int = -1
     nonfinite_total: int = 0
+    rollbacks: int = 0
+    reference_nelbo: float | None = None
     history: list = field(default_factory=list)
 
 
@@ -93,9 +99,10 @@ class Trainer:
         self.schedule = make_schedule(cfg, self.steps_per_epoch)
         self.channels_last = use_channels_last(model, device, cfg.channels_last)
         place_model(model, device, self.channels_last)
-        self.stepper = Stepper(model, build_loss_fn(model, cfg, device, self.dist), cfg.lr, cfg.grad_clip,
-                               cfg.precision, device, self.dist)
-        self.tally = make_tally(device, cfg.max_nonfinite)
+        self.stepper = Stepper(model, build_loss_fn(model, cfg, device, self.dist), cfg, device, self.dist)
+        self.tally = Tally(device, cfg.max_nonfinite)
+        self.good: tuple | None = None  # (weights, optimizer states) to roll back to, see remember_good
+        self.good_step = 0  # the step at which they were taken
         self.data_gen = torch.Generator().manual_seed(cfg.seed)
         self.epoch_rng = self.data_gen.get_state()
         self.on_epoch_end: list[Callable[["Trainer", dict], None]] = []
@@ -121,12 +128,14 @@ class Trainer:
         order = shard(torch.randperm(len(self.splits.train), generator=self.data_gen), self.dist).to(self.device)
         if self.state.batch == 0:
             self.tally.new_epoch()
-        with self.stepper.recording():
-            for idx in order.split(self.batch_size)[self.state.batch:]:
-                self.train_step(idx, bar)
+        for idx in order.split(self.batch_size)[self.state.batch:]:
+            self.train_step(idx, bar)
         self.state.batch = 0
-        totals = all_reduce_sum(self.tally.epoch_sums(self.device), self.dist).tolist()
-        return {f"train_{t}": v / max(totals[-1], 1) for t, v in zip(TERMS, totals)}
+        totals = all_reduce_sum(self.tally.sums.clone(), self.dist).tolist()
+        if totals[-1] == 0:
+            raise TrainingError(f"epoch {self.state.epoch + 1}: every step was skipped (non-finite loss or "
+                                "gradients); check the data's scale and the likelihood, or lower train.lr")
+        return {f"train_{t}": v / totals[-1] for t, v in zip(TERMS, totals)}
 
     def train_step(self, idx: torch.Tensor, bar=None) -> None:
         """One guarded step on the training examples ``idx`` ``(b,)``; counters, bar, checkpoint."""
@@ -134,6 +143,8 @@ class Trainer:
         y = None if self.train_y is None else self.train_y[idx]
         terms, bad = self.stepper(as_channels_last(x) if self.channels_last else x, y, self.ctx())
         self.tally.add(terms, bad, len(idx))
+        if self.state.reference_nelbo is None and not bool(bad):  # reads the host until the first update
+            self.state.reference_nelbo = float(terms[1])
         self.state.step += 1
         self.state.batch += 1
         if bar is not None:
@@ -161,6 +172,7 @@ class Trainer:
     def fit(self) -> list[dict]:
         """Train from the current state to ``cfg.epochs``; returns the metrics history."""
         total = (self.cfg.epochs - self.state.epoch) * self.steps_per_epoch - self.state.batch
+        self.remember_good()
         with _progress(max(total, 0), self.cfg.progress and self.dist.main) as bar:
             while self.state.epoch < self.cfg.epochs:
                 self.fit_epoch(bar)
@@ -174,15 +186,18 @@ class Trainer:
         row.update(self.validate(self.splits.val))
         self.state.nonfinite_total = self.tally.skipped
         row.update(step=self.state.step, kl_weight=self.schedule(self.state.step),
-                   skipped_steps=self.state.nonfinite_total, seconds=time.perf_counter() - t0)
+                   skipped_steps=self.state.nonfinite_total, rolled_back=self.ensure_finite(),
+                   seconds=time.perf_counter() - t0)
         self.state.epoch += 1
         self._track_best(row)
+        self._check_divergence(row)
         self.state.history.append(row)
         if bar is not None:
             bar.set_postfix(nelbo=f"{row['train_nelbo']:.2f}", val=f"{row.get('val_nelbo', math.nan):.2f}")
         for callback in self.on_epoch_end:
             callback(self, row)
         self.save_checkpoint()
+        self.remember_good()
         return row
 
     def _track_best(self, row: dict) -> None:
@@ -190,6 +205,45 @@ class Trainer:
         row["best"] = score < self.state.best_val
         if row["best"]:
             self.state.best_val, self.state.best_epoch = score, row["epoch"]
+
+    def _check_divergence(self, row: dict) -> None:
+        """Flag an epoch whose -ELBO ended above the untrained model's (``row["diverging"]``)."""
+        score, ref = row.get("val_nelbo", row["train_nelbo"]), self.state.reference_nelbo
+        row["diverging"] = ref is not None and not score <= ref
+        if row["diverging"]:
+            log.warning("epoch %d: -ELBO %.6g is above the untrained model's %.6g: training is diverging "
+                        "(lower train.lr, set train.grad_clip or train.skip_threshold)", row["epoch"], score, ref)
+
+    # --- the last good state ---------------------------------------------------------------------
+    def remember_good(self) -> None:
+        """Keep a copy of the weights and optimizer states, when they are finite, to roll back to."""
+        if not self.weights_finite():
+            return
+        opts = [o.state_dict() for o in (self.stepper.opt, self.stepper.aux_opt) if o is not None]
+        self.good = copy.deepcopy((self.model.state_dict(), opts))
+        self.good_step = self.state.step
+
+    def weights_finite(self) -> bool:
+        return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
+
+    def rollback(self) -> None:
+        """Restore the weights and optimizer states kept by :meth:`remember_good`."""
+        if self.good is None:
+            raise TrainingError("the weights are not finite and there is no earlier state to restore")
+        weights, opts = copy.deepcopy(self.good)  # the optimizers would otherwise alias the copy
+        self.model.load_state_dict(weights)
+        for opt, sd in zip([o for o in (self.stepper.opt, self.stepper.aux_opt) if o is not None], opts):
+            opt.load_state_dict(sd)
+        self.stepper.set_lr(self.cfg.lr)
+        self.state.rollbacks += 1
+
+    def ensure_finite(self) -> bool:
+        """Roll back when a weight is NaN or infinite (so nothing non-finite is ever saved); True if it did."""
+        if self.weights_finite():
+            return False
+        log.warning("step %d: non-finite weights; restored the last good state", self.state.step)
+        self.rollback()
+        return True
 
     # --- checkpoints ---------------------------------------------------------------------------
     def _checkpoint_due(self) -> bool:
@@ -208,6 +262,7 @@ class Trainer:
         """Write a checkpoint to ``checkpoint_dir`` (every rank takes part; rank 0 writes)."""
         if self.checkpoint_dir is None:
             return
+        self.ensure_finite()
         ckpt = self.checkpoint_data()
         if self.dist.main:
             save_checkpoint(self.checkpoint_dir, ckpt)
