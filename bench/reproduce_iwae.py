@@ -34,8 +34,9 @@ from vaekit.data import load_data
 from vaekit.device import resolve_device
 from vaekit.io import write_json
 from vaekit.models import build_model
-from vaekit.run import new_run_dir, save_weights, write_run_files
-from vaekit.train.api import finish_run, run_info, seed_everything
+from vaekit.pipeline import finish
+from vaekit.run import new_run_dir, resolve_likelihood, save_weights, write_run_files
+from vaekit.train.api import run_info, seed_everything
 from vaekit.train.config import build_run_config
 from vaekit.train.loop import Trainer
 from common import choose, setup_threads  # bench/common.py (scripts run from bench/)
@@ -117,6 +118,7 @@ def train(key: str, schedule: list[tuple[int, float]], args: argparse.Namespace)
     seed_everything(cfg.train.seed)
     splits, pre = load_data(cfg.data)
     device = resolve_device(cfg.train.device)
+    cfg = resolve_likelihood(cfg, splits, pre)
     model = build_model(cfg.model, splits.train.sample_shape, splits.train.n_classes)
     trainer = Trainer(model, splits, pre, cfg.train, device)
     for group in trainer.opt.param_groups:
@@ -137,7 +139,7 @@ def train(key: str, schedule: list[tuple[int, float]], args: argparse.Namespace)
     trainer.on_epoch_end.append(on_epoch_end)
     history = trainer.fit()
     save_weights(model, path, "last")
-    finish_run(path, info, splits, history, device)
+    finish(path, info, splits, history, device)
     return path
 
 

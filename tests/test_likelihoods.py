@@ -116,3 +116,23 @@ def test_discretized_logistic_single_equals_one_component_mixture_and_samples_on
     draws = DiscretizedLogisticMixture(torch.randn(64, 12, 3, 4, 4), {"n_mix": 4}).sample()
     assert draws.min() >= 0 and draws.max() <= 1
     torch.testing.assert_close(draws * 255, (draws * 255).round())
+
+
+def test_support_errors_name_what_each_likelihood_needs():
+    from vaekit.likelihoods import support_error
+
+    unit, wide = torch.rand(2, 1, 4, 4), torch.rand(2, 1, 4, 4) * 255
+    grid = torch.randint(0, 256, (2, 1, 4, 4)) / 255.0
+    assert support_error("bernoulli", [unit]) is None
+    assert "needs values in [0, 1]" in support_error("bernoulli", [unit, wide])  # any batch outside fails
+    assert support_error("logistic", [grid]) is None and support_error("logistic_mixture", [grid]) is None
+    assert "8-bit" in support_error("logistic", [unit])  # [0, 1] but off the k/255 grid
+    assert support_error("gaussian", [wide]) is None and support_error("gaussian_learned", [-wide]) is None
+
+
+def test_auto_takes_the_sources_choice_else_decides_by_the_range():
+    from vaekit.likelihoods import choose
+
+    assert choose([torch.rand(3, 5)]) == "bernoulli"
+    assert choose([torch.rand(3, 5), torch.randn(3, 5) * 3]) == "gaussian_learned"
+    assert choose([torch.rand(3, 5)], hint="gaussian") == "gaussian"

@@ -12,11 +12,10 @@ Python API::
     run = vaekit.resume(run.path, [("train.epochs", 100)])  # continue from the last checkpoint
 """
 
-__version__ = "0.1.0"
-
+from .version import __version__  # noqa: E402
 from .errors import CheckpointError, ConfigError, DataError, TrainingError, VaekitError  # noqa: E402
 from .run import Run, load, open_run  # noqa: E402
-from .train.api import resume, train  # noqa: E402
+from .pipeline import resume, train  # noqa: E402
 from .evaluate.api import evaluate  # noqa: E402  (the function shadows the subpackage name, like train)
 
 __all__ = ["CheckpointError", "ConfigError", "DataError", "Run", "TrainingError", "VaekitError",

@@ -13,12 +13,14 @@ from typing import Sequence
 
 import torch
 
-from .device import device_of, evaluating
 from . import latent
 from .data import Dataset, Preprocessor
+from .device import device_of, evaluating
 from .errors import ConfigError
+from .evaluate.disentangle_run import DisentanglementResult
 from .latent.embed import Projection
 from .models import VAE
+from .run import Run
 from .viz import (bar_figure, gif_bytes, image_grid, labelled_grid, loss_figure, save_figure, scatter_figure,
                   vector_panel)
 
@@ -104,20 +106,21 @@ def traversal_figure(model: VAE, x: torch.Tensor, y: torch.Tensor | None, pre: P
         x, y: a batch (model space) to measure each dimension's KL on.
         centre: ``(x_c, y_c)``, one input ``(*shape)`` and its label (or None) whose posterior mean is
             the centre of the sweeps; None centres them on z = 0.
-        include_inactive: also show dimensions with KL <= :data:`latent.ACTIVE_KL` nats.
+        include_inactive: also show inactive dimensions (see :func:`vaekit.models.usage.active_units`).
         max_dims: show at most this many dimensions (the highest-KL ones).
         label: label of the decoded images for conditional models (default: the centre's, or 0).
     """
     kl = latent.kl_per_dim(model, x, y)  # (Z,)
-    dims = latent.kl_order(kl, include_inactive)[:max_dims]
+    active = None if include_inactive or len(x) < 2 else latent.active_units(model.encode(x, y).mean)["active"]
+    dims = latent.kl_order(kl, active)[:max_dims]
     if len(dims) == 0:
-        dims = latent.kl_order(kl, True)[:1]  # posterior collapse: still show the top dimension
+        dims = latent.kl_order(kl)[:1]  # posterior collapse: still show the top dimension
     z0, yc = _centre(model, centre, label)
     values = torch.linspace(-span, span, steps)
     out = latent.traverse(model, z0, dims, values, yc)
     hidden = model.latent_dim - len(dims)
     where = "z = 0" if centre is None else f"the posterior mean of {centre_name}"
-    note = f"; {hidden} lower-KL dimensions hidden" if hidden else ""
+    note = f"; {hidden} inactive or lower-KL dimensions hidden" if hidden else ""
     return grid_figure(out, pre, f"Latent traversals around {where} (ordered by KL{note})",
                        [f"z{int(d)} (KL {float(kl[d]):.3f})" for d in dims], [f"{v:+.1f}" for v in values.tolist()],
                        xlabel="value of the swept dimension", ylabel="dimension (mean KL, nats)")
@@ -166,17 +169,38 @@ def projection_figure(proj: Projection, y: torch.Tensor | None, title: str | Non
     return scatter_figure(proj.points, labels, title, *proj.axis_labels)
 
 
-def kl_figure(kl: torch.Tensor):
-    """Mean KL per latent dimension (nats) with the activity threshold."""
+def kl_figure(kl: torch.Tensor, active: torch.Tensor | None = None):
+    """Mean KL per latent dimension (nats); inactive dimensions (``active``, a ``(Z,)`` mask) in grey."""
     values = kl.detach().cpu().numpy()
+    mask = None if active is None else active.cpu().numpy()
     return bar_figure(values, [str(j) for j in range(len(values))], "KL per latent dimension",
-                      "latent dimension", "mean KL (nats)", threshold=latent.ACTIVE_KL)
+                      "latent dimension", "mean KL (nats)", mask,
+                      (f"active (Var of posterior means > {latent.ACTIVE_THRESHOLD:g})", "inactive"))
 
 
 def eval_batch(ds: Dataset, pre: Preprocessor, device, n: int | None = None):
     """The first ``n`` examples of ``ds`` (all when None) as model inputs and labels."""
     idx = torch.arange(len(ds) if n is None else min(n, len(ds)))
     return pre(ds.x[idx].to(device)), None if ds.y is None else ds.y[idx].to(device)
+
+
+def factor_traversal_figure(run: Run, result: DisentanglementResult, span: float = 2.5, steps: int = 9):
+    """Each latent dimension swept over [-span, span] around z = 0 (rows ordered by KL), each row
+    labelled with the factor it captures best and that factor's normalized MI."""
+    device = device_of(run.model)
+    dims = torch.argsort(torch.from_numpy(result.kl), descending=True)
+    values = torch.linspace(-span, span, steps)
+    x = latent.traverse(run.model, torch.zeros(run.model.latent_dim, device=device), dims, values)
+    rows = result.latent_factors()
+    labels = [_row_label(rows[int(d)]) for d in dims]
+    return grid_figure(x, run.preprocessor, "Latent traversals around z = 0 (rows by KL)", labels,
+                       [f"{v:+.1f}" for v in values.tolist()], xlabel="value of the swept dimension",
+                       ylabel="dimension: factor it captures best (normalized MI, KL nats)")
+
+
+def _row_label(row: dict) -> str:
+    factor = row["factor"] or "none"
+    return f"z{row['dim']}: {factor} ({row['nmi']:.2f}, KL {row['kl']:.2f})"
 
 
 def write_run_figures(model: VAE, ds: Dataset, pre: Preprocessor, history: list[dict], folder: Path) -> list[Path]:
@@ -188,6 +212,6 @@ def write_run_figures(model: VAE, ds: Dataset, pre: Preprocessor, history: list[
                 save(loss_figure(history), folder / "loss.png")]
 
 
-__all__ = ["arithmetic_figure", "eval_batch", "grid_figure", "interpolation_figure", "interpolation_gif", "kl_figure",
-           "manifold_figure", "projection_figure", "reconstruction_figure", "samples_figure", "save",
+__all__ = ["arithmetic_figure", "eval_batch", "factor_traversal_figure", "grid_figure", "interpolation_figure",
+           "interpolation_gif", "kl_figure", "manifold_figure", "projection_figure", "reconstruction_figure", "samples_figure", "save",
            "to_display", "traversal_figure", "write_run_figures"]

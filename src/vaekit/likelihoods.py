@@ -16,6 +16,9 @@ import torch.nn.functional as F
 from .registry import Registry
 
 LIKELIHOODS: Registry = Registry("likelihood")
+#: ``model.likelihood: auto`` resolves to the data source's own choice, else to this for data in
+#: [0, 1] (images, binary data) and to ``gaussian_learned`` for anything else (e.g. standardized tables).
+AUTO = "auto"
 #: Learned Gaussian log-variances are squashed into this range (numerical safety).
 GAUSSIAN_LOGVAR_RANGE = (-9.0, 5.0)
 
@@ -45,6 +48,11 @@ class Likelihood(ABC):
         """P: decoder outputs per data dimension."""
         return 1
 
+    @classmethod
+    def support_error(cls, x: torch.Tensor) -> str | None:
+        """Why model-space values ``x (B, *shape)`` lie outside this likelihood's support, or None."""
+        return None
+
     @abstractmethod
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """log p(x | z) summed over data dimensions. ``x: (B, *shape)`` -> ``(B,)``."""
@@ -64,6 +72,11 @@ class Bernoulli(Likelihood):
     """Bernoulli over each dimension, from logits (stable: BCE-with-logits); x in [0, 1]."""
 
     discrete = True
+
+    @classmethod
+    def support_error(cls, x: torch.Tensor) -> str | None:
+        lo, hi = float(x.min()), float(x.max())
+        return None if 0.0 <= lo and hi <= 1.0 else f"needs values in [0, 1], the data has [{lo:.4g}, {hi:.4g}]"
 
     @property
     def logits(self) -> torch.Tensor:
@@ -178,6 +191,13 @@ class _DiscretizedLogisticBase(Likelihood):
         return int(options.get("n_mix", 1))
 
     @classmethod
+    def support_error(cls, x: torch.Tensor) -> str | None:
+        off_grid = (x * 255 - torch.round(x * 255)).abs().max()
+        if float(x.min()) < 0 or float(x.max()) > 1 or float(off_grid) > 1e-3:
+            return "needs 8-bit data (values k/255 in [0, 1] after scaling)"
+        return None
+
+    @classmethod
     def n_params(cls, options: dict) -> int:
         m = cls.n_mix(options)
         return 2 if m == 1 else 3 * m
@@ -226,3 +246,22 @@ class DiscretizedLogistic(_DiscretizedLogisticBase):
 @LIKELIHOODS.register("logistic_mixture")
 class DiscretizedLogisticMixture(_DiscretizedLogisticBase):
     """A mixture of ``n_mix`` discretized logistics per dimension (option ``n_mix``, default 1)."""
+
+
+def choose(batches, hint: str | None = None) -> str:
+    """The likelihood ``auto`` stands for: ``hint`` (the data source's), else by the values' range.
+
+    Args:
+        batches: model-space batches ``(b, *shape)`` covering the training data.
+        hint: a registered likelihood name the source asks for, or None.
+    """
+    if hint is not None:
+        return hint
+    in_unit = all(float(x.min()) >= 0.0 and float(x.max()) <= 1.0 for x in batches)
+    return "bernoulli" if in_unit else "gaussian_learned"
+
+
+def support_error(name: str, batches) -> str | None:
+    """The first reason why the model-space ``batches`` do not fit likelihood ``name``, or None."""
+    cls = LIKELIHOODS.get(name)
+    return next((err for err in map(cls.support_error, batches) if err is not None), None)

@@ -15,12 +15,12 @@ from pathlib import Path
 import torch
 import yaml
 
-from .device import device_of, evaluating
 from . import figures, latent
 from .config import to_dict
 from .data import Dataset
+from .device import device_of, evaluating
 from .errors import VaekitError
-from .evaluate.likelihood import bits_per_dim
+from .evaluate.likelihood import model_bpd
 from .io import write_text
 from .run import Run
 from .viz import figure_png, loss_figure
@@ -39,6 +39,7 @@ figure { margin: 1em 0; } figure img { max-width: 100%; height: auto; border: 1p
 figcaption { color: #555; font-size: .9em; max-width: 60em; }
 pre { background: #f6f6f6; padding: .8em; overflow: auto; }
 .note { color: #a60; }
+.warning { color: #fff; background: #b00; padding: .5em .8em; font-weight: bold; }
 """
 
 
@@ -103,10 +104,12 @@ def _pictures(run: Run, ds: Dataset | None, history: list[dict]) -> list[str]:
 def _latent_figures(run: Run, ds: Dataset, x: torch.Tensor, y: torch.Tensor | None) -> list[str]:
     model, pre = run.model, run.preprocessor
     kl = latent.kl_per_dim(model, x, y)
-    active = int((kl > latent.ACTIVE_KL).sum())
-    out = [_figure("KL per latent dimension", figures.kl_figure(kl),
-                   f"{active} of {model.latent_dim} dimensions carry more than {latent.ACTIVE_KL} nats "
-                   f"(mean over {len(x)} examples); the others are unused by the encoder.")]
+    usage = latent.active_units(model.encode(x, y).mean) if len(x) > 1 else None
+    active = None if usage is None else usage["active"]
+    count = "" if usage is None else (f"{usage['active_units']} of {model.latent_dim} dimensions are active "
+                                      f"(variance of the posterior means above {usage['threshold']:g}); ")
+    out = [_figure("KL per latent dimension", figures.kl_figure(kl, active),
+                   f"{count}mean KL over {len(x)} examples, in nats.")]
     if model.latent_dim == 2:
         out.append(_figure("Learned manifold", figures.manifold_figure(model, pre),
                            "Decoder means over a grid of prior quantiles of the two latent dimensions."))
@@ -137,14 +140,14 @@ def _header(run: Run, notes: list[str]) -> str:
              ("created", info.get("created")), ("vaekit", info.get("vaekit_version"))]
     rows = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in facts)
     extra = "".join(f"<p class=\"note\">{_esc(n)}</p>" for n in notes)
+    extra += "".join(f"<p class=\"warning\">Warning: {_esc(w)}</p>" for w in info.get("warnings", []))
     return f"<h1>vaekit run <code>{_esc(run.path.name)}</code></h1>\n<table>{rows}</table>{extra}"
 
 
 def _metrics_section(run: Run, history: list[dict]) -> str:
     best = next((r for r in history if r["epoch"] == run.info.get("best_epoch")), history[-1] if history else {})
-    d = run.model.n_data_dims
-    cols = [(f"train (epoch {best.get('epoch', '-')})", _split_terms(best, "train", d)),
-            (f"validation (epoch {best.get('epoch', '-')})", _split_terms(best, "val", d)),
+    cols = [(f"train (epoch {best.get('epoch', '-')})", _split_terms(best, "train", run.model)),
+            (f"validation (epoch {best.get('epoch', '-')})", _split_terms(best, "val", run.model)),
             ("test (best weights)", run.info.get("test", {}))]
     cols = [(name, terms) for name, terms in cols if terms]
     if not cols:
@@ -157,10 +160,10 @@ def _metrics_section(run: Run, history: list[dict]) -> str:
             "used for the test column and the pictures).</p>")
 
 
-def _split_terms(row: dict, split: str, n_dims: int) -> dict:
+def _split_terms(row: dict, split: str, model) -> dict:
     terms = {k: row[f"{split}_{k}"] for k in ("nelbo", "rate", "distortion") if f"{split}_{k}" in row}
     if "nelbo" in terms:
-        terms["bpd"] = bits_per_dim(terms["nelbo"], n_dims)
+        terms["bpd"] = model_bpd(model, terms["nelbo"])
     return terms
 
 

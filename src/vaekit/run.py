@@ -13,6 +13,7 @@ Layout of ``runs/<name>/``::
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +21,11 @@ from pathlib import Path
 import torch
 import yaml
 
+from . import likelihoods
 from .config import from_dict, read_yaml, to_dict
-from .data import Preprocessor
-from .errors import CheckpointError, ConfigError
+from .data import Dataset, Preprocessor, Splits, load_data
+from .data.preprocess import model_batches
+from .errors import CheckpointError, ConfigError, DataError
 from .io import load_tensors, read_json, save_tensors, write_json, write_text
 from .models import VAE, build_model
 from .train.config import RunConfig
@@ -134,3 +137,43 @@ def open_run(path: str | Path, weights: str = "best", device: str | torch.device
 def load(path: str | Path, weights: str = "best", device: str | torch.device = "cpu") -> VAE:
     """The trained model of a run directory, in eval mode."""
     return open_run(path, weights, device).model
+
+
+def load_eval_splits(run: Run, data: str | None) -> Splits:
+    """The run's data splits, or those of ``data`` (a spec) loaded with the run's data settings."""
+    cfg = run.config.data if data is None else dataclasses.replace(run.config.data, spec=data)
+    splits, _ = load_data(cfg)
+    return splits
+
+
+def check_compatible(run: Run, ds: Dataset) -> None:
+    """Raise DataError when ``ds`` does not fit the run's model (shape, labels)."""
+    shape = tuple(run.model.sample_shape)
+    if ds.sample_shape != shape:
+        raise DataError(f"{ds.name}: examples of shape {ds.sample_shape} do not fit the model's {shape}")
+    if run.model.conditional:
+        if ds.y is None:
+            raise DataError(f"{ds.name}: the conditional model needs labelled data")
+        if run.model.n_classes is not None and int(ds.y.max()) >= run.model.n_classes:
+            raise DataError(f"{ds.name}: labels up to {int(ds.y.max())} but the model knows "
+                            f"{run.model.n_classes} classes")
+    check_likelihood(run.config.model.likelihood, ds, run.preprocessor)
+
+
+def check_likelihood(name: str, ds: Dataset, pre: Preprocessor) -> None:
+    """Raise DataError when the model-space values of ``ds`` lie outside likelihood ``name``'s support."""
+    error = likelihoods.support_error(name, model_batches(ds, pre))
+    if error is not None:
+        raise DataError(f"{ds.name}: the {name} likelihood {error}; train with --likelihood auto (or "
+                        "gaussian_learned), or rescale the data")
+
+
+def resolve_likelihood(cfg: RunConfig, splits: Splits, pre: Preprocessor) -> RunConfig:
+    """``cfg`` with ``model.likelihood: auto`` replaced by the data's choice, checked against the
+    training data (a DataError names the fix when the data do not fit)."""
+    name = cfg.model.likelihood
+    if name == likelihoods.AUTO:
+        name = likelihoods.choose(model_batches(splits.train, pre), splits.likelihood)
+        log.info("likelihood: %s (model.likelihood auto, from the data)", name)
+    check_likelihood(name, splits.train, pre)
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, likelihood=name))

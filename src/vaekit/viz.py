@@ -162,14 +162,17 @@ def scatter_figure(points: np.ndarray, labels: np.ndarray | None, title: str, xl
 
 
 def bar_figure(values: np.ndarray, tick_labels: Sequence[str], title: str, xlabel: str, ylabel: str,
-               threshold: float | None = None):
-    """Bar chart of ``values`` with an optional dashed horizontal threshold line."""
+               highlight: np.ndarray | None = None, legend: tuple[str, str] = ("", "")):
+    """Bar chart of ``values``; bars where the bool mask ``highlight`` is False are grey, with a legend
+    naming the two kinds (``legend``: highlighted, other)."""
     plt = new_figure()
     fig, ax = plt.subplots(figsize=(max(4.0, 0.32 * len(values) + 1.5), 3.4))
-    ax.bar(np.arange(len(values)), values, color="tab:blue")
-    ax.set_xticks(np.arange(len(values)), list(tick_labels), fontsize=7, rotation=90 if len(values) > 24 else 0)
-    if threshold is not None:
-        ax.axhline(threshold, color="tab:red", linestyle="--", linewidth=1, label=f"threshold {threshold:g}")
+    x = np.arange(len(values))
+    on = np.ones(len(values), bool) if highlight is None else np.asarray(highlight, bool)
+    ax.bar(x[on], values[on], color="tab:blue", label=legend[0] or None)
+    ax.bar(x[~on], values[~on], color="tab:gray", label=legend[1] or None)
+    ax.set_xticks(x, list(tick_labels), fontsize=7, rotation=90 if len(values) > 24 else 0)
+    if highlight is not None and any(legend):
         ax.legend(fontsize=8)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -113,7 +113,7 @@ def _open(args: argparse.Namespace):
 
 def _scorer(run, bg, *datasets):
     """Check that every dataset fits both models; return the ``score_dataset`` background argument."""
-    from ..evaluate.api import check_compatible
+    from ..run import check_compatible
 
     for ds in datasets:
         for r in (run, bg) if bg else (run,):

@@ -41,7 +41,8 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..device import resolve_device
     from ..errors import ConfigError
-    from ..evaluate.disentangle_run import disentangle, factor_traversal_figure
+    from ..evaluate.disentangle_run import disentangle
+    from ..figures import factor_traversal_figure
     from ..figures import save
     from ..io import write_json
     from ..run import open_run

@@ -36,7 +36,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from ..train.api import resume, train
+    from ..pipeline import resume, train
     from ..train.config import build_run_config
     from ..train.distributed import is_main_process
 
@@ -62,6 +62,8 @@ def _print_summary(result) -> None:
     print(f"epochs: {last['epochs_done']}  best epoch: {last['best_epoch']}")
     if "test" in last:
         t = last["test"]
-        print(f"test negative ELBO: {t['nelbo']:.2f} nats (rate {t['rate']:.2f}, distortion {t['distortion']:.2f}), "
-              f"{t['bpd']:.4f} bits/dim")
+        bpd = "" if t.get("bpd") is None else f", {t['bpd']:.4f} bits/dim"
+        print(f"test negative ELBO: {t['nelbo']:.2f} nats (rate {t['rate']:.2f}, distortion {t['distortion']:.2f}){bpd}")
+    for warning in last.get("warnings", []):
+        print(f"warning: {warning}")
     sys.stdout.flush()

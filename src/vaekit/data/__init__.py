@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import torch
@@ -9,8 +10,9 @@ import torch
 from ..errors import ConfigError, DataError
 from ..registry import Registry
 from .dataset import Dataset, SourceData, Splits, batch_indices, n_batches, split_off_validation
-from .preprocess import BINARIZE_MODES, Preprocessor, binarize_once, fit_standardizer, perturb_once
+from .preprocess import BINARIZE_MODES, Preprocessor, binarize_once, fit_standardizer, perturb_once, value_range
 
+log = logging.getLogger(__name__)
 #: name -> reader(arg: str | None, cfg: DataConfig) -> SourceData
 SOURCES: Registry = Registry("data source")
 
@@ -23,7 +25,7 @@ class DataConfig:
         spec: source spec ``NAME`` or ``NAME:ARG``, e.g. ``digits``, ``mnist:/data/mnist``.
         binarize: "none", "dynamic" (re-sampled each epoch) or "static" (one fixed sample).
         standardize: per-feature standardization (for Gaussian likelihoods on tabular data); None
-            (the default) leaves it to the source: on for ``csv``, off for the others.
+            (the default): on for ``csv`` and for vector data outside [0, 1], off for the others.
         val_fraction: fraction of train split off (seeded) when the source has no validation split;
             0 trains on the whole training split (no validation).
         seed: seed for the validation split and for fixed binarization of evaluation data.
@@ -120,11 +122,26 @@ def load_data(cfg: DataConfig) -> tuple[Splits, Preprocessor]:
         val = None if val is None else binarize_once(val, cfg.seed + 1)
         test = None if test is None else binarize_once(test, cfg.seed + 2)
     mean = std = None
-    standardize = cfg.standardize if cfg.standardize is not None else src.standardize and cfg.binarize == "none"
-    if standardize:  # unset: the source's default (on for csv)
+    if _standardize(cfg, src, train):
         mean, std = fit_standardizer(train)
     pre = Preprocessor(max_value=train.max_value, binarize=cfg.binarize, mean=mean, std=std)
-    return Splits(train=train, val=val, test=test), pre
+    return Splits(train=train, val=val, test=test, likelihood=src.likelihood), pre
+
+
+def _standardize(cfg: DataConfig, src: SourceData, train: Dataset) -> bool:
+    """``data.standardize``; when unset, on for tabular sources and for vectors outside [0, 1]."""
+    if cfg.standardize is not None:
+        return cfg.standardize
+    if cfg.binarize != "none":
+        return False
+    if src.standardize:
+        return True
+    lo, hi = value_range(train)
+    outside = train.x.is_floating_point() and not train.is_image and (lo < 0 or hi > 1)
+    if outside:
+        log.info("%s: values lie in [%.4g, %.4g], outside [0, 1]: standardizing each feature "
+                 "(set data.standardize to choose)", train.name, lo, hi)
+    return outside
 
 
 __all__ = [

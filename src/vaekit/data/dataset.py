@@ -86,11 +86,13 @@ class Dataset:
 
 @dataclass
 class Splits:
-    """Train / validation / test datasets (val and test may be None)."""
+    """Train / validation / test datasets (val and test may be None) and the likelihood their source
+    asks for (``SourceData.likelihood``)."""
 
     train: Dataset
     val: Dataset | None = None
     test: Dataset | None = None
+    likelihood: str | None = None
 
     def get(self, split: str) -> Dataset:
         ds = {"train": self.train, "val": self.val, "valid": self.val, "test": self.test}.get(split)

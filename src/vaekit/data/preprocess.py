@@ -59,6 +59,21 @@ class Preprocessor:
         return cls(max_value=max_value, binarize=binarize, mean=state.get("mean"), std=state.get("std"))
 
 
+def value_range(ds: Dataset, chunk: int = 8192) -> tuple[float, float]:
+    """(min, max) of the stored values divided by ``max_value`` (the [0, 1] scale), in chunks."""
+    lo, hi = float("inf"), float("-inf")
+    for start in range(0, len(ds), chunk):
+        x = ds.x[start:start + chunk]
+        lo, hi = min(lo, float(x.min())), max(hi, float(x.max()))
+    return lo / ds.max_value, hi / ds.max_value
+
+
+def model_batches(ds: Dataset, pre: "Preprocessor", chunk: int = 8192):
+    """The examples of ``ds`` as model inputs (evaluation preprocessing), ``chunk`` at a time."""
+    for start in range(0, len(ds), chunk):
+        yield pre(ds.x[start:start + chunk])
+
+
 def fit_standardizer(train: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-feature mean and std over the training set (std floored at 1e-6 for constant features)."""
     x = train.x.float() / train.max_value

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import math
 import time
@@ -12,12 +11,14 @@ from typing import Iterator
 
 import torch
 
+from ..data import Dataset, Splits
 from ..device import device_of, resolve_device
-from ..data import Dataset, Splits, load_data
-from ..errors import ConfigError, DataError
-from ..run import Run, open_run
-from .latent_stats import ACTIVE_THRESHOLD, active_units, kl_per_dim, linear_probe, posterior_means
-from .likelihood import DEFAULT_BUDGET, bits_per_dim, elbo_per_example, iw_log_likelihood
+from ..errors import ConfigError
+from ..models import VAE
+from ..models.usage import ACTIVE_THRESHOLD, active_units
+from ..run import Run, check_compatible, load_eval_splits, open_run
+from .latent_stats import linear_probe, posterior_means
+from .likelihood import DEFAULT_BUDGET, elbo_per_example, iw_log_likelihood, model_bpd
 
 log = logging.getLogger(__name__)
 #: Fraction of the split held out for the probe when the evaluated split is the training split.
@@ -65,7 +66,7 @@ def evaluate(run: str | Path | Run, data: str | None = None, split: str = "test"
     with _torch_threads(threads):
         out = _header(run, ds, data, split, weights, seed)
         terms = elbo_per_example(run.model, ds.x, ds.y, transform=run.preprocessor, batch_size=batch_size, seed=seed)
-        out.update(_elbo_section(terms, ds))
+        out.update(_elbo_section(terms, run.model))
         out.update(_iw_section(run, ds, terms, iw_samples, iw_examples, seed, budget))
         out.update(_latent_section(terms))
         out.update(_probe_section(run, splits, ds, split, terms["mu"], probe, probe_max_fit, seed, batch_size))
@@ -77,26 +78,6 @@ def _check_counts(**counts: int | None) -> None:
     for name, value in counts.items():
         if value is not None and value < 1:
             raise ConfigError(f"{name} must be at least 1, got {value}")
-
-
-def load_eval_splits(run: Run, data: str | None) -> Splits:
-    """The run's data splits, or those of ``data`` (a spec) loaded with the run's data settings."""
-    cfg = run.config.data if data is None else dataclasses.replace(run.config.data, spec=data)
-    splits, _ = load_data(cfg)
-    return splits
-
-
-def check_compatible(run: Run, ds: Dataset) -> None:
-    """Raise DataError when ``ds`` does not fit the run's model (shape, labels)."""
-    shape = tuple(run.model.sample_shape)
-    if ds.sample_shape != shape:
-        raise DataError(f"{ds.name}: examples of shape {ds.sample_shape} do not fit the model's {shape}")
-    if run.model.conditional:
-        if ds.y is None:
-            raise DataError(f"{ds.name}: the conditional model needs labelled data")
-        if run.model.n_classes is not None and int(ds.y.max()) >= run.model.n_classes:
-            raise DataError(f"{ds.name}: labels up to {int(ds.y.max())} but the model knows "
-                            f"{run.model.n_classes} classes")
 
 
 @contextlib.contextmanager
@@ -124,10 +105,6 @@ def subset_index(n: int, m: int | None, seed: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:m].sort().values
 
 
-def _bpd(nats: float, ds: Dataset) -> float | None:
-    return bits_per_dim(nats, math.prod(ds.sample_shape)) if ds.is_image else None
-
-
 def _header(run: Run, ds: Dataset, data: str | None, split: str, weights: str, seed: int) -> dict:
     return {"run": str(run.path), "weights": weights, "model": run.config.model.name,
             "data": data or run.config.data.spec, "split": split, "n_examples": len(ds),
@@ -136,11 +113,11 @@ def _header(run: Run, ds: Dataset, data: str | None, split: str, weights: str, s
             "discrete_likelihood": bool(run.model.likelihood_cls.discrete)}
 
 
-def _elbo_section(terms: dict[str, torch.Tensor], ds: Dataset) -> dict:
+def _elbo_section(terms: dict[str, torch.Tensor], model: VAE) -> dict:
     rate = terms["kl"].sum(1)  # (N,)
     nelbo, nelbo_se = mean_se(rate - terms["log_px"])
     return {"nelbo": nelbo, "nelbo_se": nelbo_se, "distortion": float(-terms["log_px"].mean()),
-            "rate": float(rate.mean()), "nelbo_bpd": _bpd(nelbo, ds)}
+            "rate": float(rate.mean()), "nelbo_bpd": model_bpd(model, nelbo)}
 
 
 def _iw_section(run: Run, ds: Dataset, terms: dict[str, torch.Tensor], k: int, m: int | None,
@@ -153,7 +130,7 @@ def _iw_section(run: Run, ds: Dataset, terms: dict[str, torch.Tensor], k: int, m
     seconds = time.perf_counter() - t0
     nll, nll_se = mean_se(-log_px)
     subset_nelbo = float((terms["kl"][idx].sum(1) - terms["log_px"][idx]).mean())
-    return {"nll": nll, "nll_se": nll_se, "nll_bpd": _bpd(nll, ds), "iw_samples": k, "iw_examples": len(idx),
+    return {"nll": nll, "nll_se": nll_se, "nll_bpd": model_bpd(run.model, nll), "iw_samples": k, "iw_examples": len(idx),
             "iw_subset_nelbo": subset_nelbo, "iw_budget": budget, "iw_seconds": seconds,
             "iw_samples_per_second": k * len(idx) / max(seconds, 1e-9)}
 
@@ -162,7 +139,7 @@ def _latent_section(terms: dict[str, torch.Tensor]) -> dict:
     au = active_units(terms["mu"], ACTIVE_THRESHOLD) if terms["mu"].shape[0] > 1 else None
     return {"active_units": None if au is None else au["active_units"], "active_threshold": ACTIVE_THRESHOLD,
             "posterior_mean_variance": None if au is None else au["mean_variance"],
-            "kl_per_dim": kl_per_dim(terms["kl"])}
+            "kl_per_dim": terms["kl"].mean(0).tolist()}
 
 
 def _probe_section(run: Run, splits: Splits, ds: Dataset, split: str, mu: torch.Tensor, enabled: bool,

@@ -4,12 +4,13 @@ traversals annotated with it.
 Python API::
 
     import vaekit
-    from vaekit.evaluate.disentangle_run import disentangle, factor_traversal_figure
+    from vaekit import figures
+    from vaekit.evaluate.disentangle_run import disentangle
 
     run = vaekit.open_run("runs/beta_vae-shapes")
     result = disentangle(run, seed=0, scale=0.1)     # 10% of disentanglement_lib's sample counts
     result.scores["mig"]["mig"], result.latent_factors()
-    figures.save(factor_traversal_figure(run, result), "disentanglement.png")
+    figures.save(figures.factor_traversal_figure(run, result), "disentanglement.png")
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..device import device_of
 from ..data.sources.shapes import sampler_for_spec
+from ..device import device_of
+from ..models.usage import kl_per_dim
 from ..run import Run
 from .disentanglement import (compute_metrics, factor_entropy, mutual_info_matrix, representation_from_model,
                               sample_codes)
@@ -87,29 +89,4 @@ def disentangle(run: Run, seed: int = 0, scale: float = 1.0, names: Sequence[str
 
 @torch.no_grad()
 def _mean_kl(run: Run, x: torch.Tensor) -> np.ndarray:
-    from .. import latent
-
-    device = device_of(run.model)
-    return latent.kl_per_dim(run.model, run.preprocessor(x.to(device))).cpu().double().numpy()
-
-
-def factor_traversal_figure(run: Run, result: DisentanglementResult, span: float = 2.5, steps: int = 9):
-    """Each latent dimension swept over [-span, span] around z = 0 (rows ordered by KL), each row
-    labelled with the factor it captures best and that factor's normalized MI."""
-    from .. import latent
-    from ..figures import grid_figure
-
-    device = device_of(run.model)
-    dims = torch.argsort(torch.from_numpy(result.kl), descending=True)
-    values = torch.linspace(-span, span, steps)
-    x = latent.traverse(run.model, torch.zeros(run.model.latent_dim, device=device), dims, values)
-    rows = result.latent_factors()
-    labels = [_row_label(rows[int(d)]) for d in dims]
-    return grid_figure(x, run.preprocessor, "Latent traversals around z = 0 (rows by KL)", labels,
-                       [f"{v:+.1f}" for v in values.tolist()], xlabel="value of the swept dimension",
-                       ylabel="dimension: factor it captures best (normalized MI, KL nats)")
-
-
-def _row_label(row: dict) -> str:
-    factor = row["factor"] or "none"
-    return f"z{row['dim']}: {factor} ({row['nmi']:.2f}, KL {row['kl']:.2f})"
+    return kl_per_dim(run.model, run.preprocessor(x.to(device_of(run.model)))).cpu().double().numpy()

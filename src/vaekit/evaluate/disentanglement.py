@@ -21,8 +21,8 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 import torch
 
-from ..device import evaluating
 from ..data import Preprocessor
+from ..device import evaluating
 from ..errors import ConfigError
 from ..models import VAE
 

@@ -1,40 +1,15 @@
-"""Statistics of the latent code: active units, KL per dimension, linear-probe accuracy."""
+"""Statistics of the latent code: linear-probe accuracy and posterior means (active units and KL per
+dimension are in :mod:`vaekit.models.usage`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from ..device import evaluating
 from ..errors import DataError
 from ..models import VAE
-from ..device import evaluating
 from .likelihood import Transform, batch_to
-
-#: Burda et al. 2015 (Sec. 5.2): a unit is active when Cov_x(E_q[z_u]) > 0.01.
-ACTIVE_THRESHOLD = 0.01
-
-
-def active_units(mu: torch.Tensor, threshold: float = ACTIVE_THRESHOLD) -> dict:
-    """Active units (Burda et al. 2015, Sec. 5.2): A_u = Var_x(E_{q(z|x)}[z_u]) > threshold.
-
-    Args:
-        mu: ``(N, Z)`` posterior means E_q[z | x] over N examples (N >= 2).
-        threshold: activity threshold (0.01 in the paper).
-
-    Returns:
-        ``active_units`` (int), ``threshold`` and ``mean_variance`` (the Z values of A_u).
-    """
-    if mu.shape[0] < 2:
-        raise DataError("active units need at least 2 examples")
-    variance = mu.double().var(0)  # (Z,)
-    return {"active_units": int((variance > threshold).sum()), "threshold": threshold,
-            "mean_variance": variance.tolist()}
-
-
-def kl_per_dim(kl: torch.Tensor) -> list[float]:
-    """Average KL(q(z_u | x) || p(z_u)) over examples for each latent dimension u: ``(N, Z) -> [Z]``."""
-    return kl.double().mean(0).tolist()
-
 
 def linear_probe(z_fit: torch.Tensor, y_fit: torch.Tensor, z_eval: torch.Tensor, y_eval: torch.Tensor,
                  seed: int = 0, max_iter: int = 1000) -> dict:

@@ -19,8 +19,8 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from ..device import evaluating
 from ..data import Dataset, Preprocessor, batch_indices
+from ..device import evaluating
 from ..distributions import noise_source
 from ..errors import ConfigError
 from ..models import VAE
@@ -41,6 +41,14 @@ Transform = Callable[[torch.Tensor], torch.Tensor]
 def bits_per_dim(nats: float, n_dims: int) -> float:
     """Convert nats per example to bits per data dimension: nats / (D ln 2)."""
     return nats / (n_dims * math.log(2))
+
+
+def model_bpd(model: VAE, nats: float) -> float | None:
+    """Bits/dim of ``nats`` per example for a model of discrete images (a probability mass over the
+    pixels: bits/dim are meaningful); None for continuous likelihoods and non-image data."""
+    if not (model.likelihood_cls.discrete and len(model.sample_shape) == 3):
+        return None
+    return bits_per_dim(nats, model.n_data_dims)
 
 
 @contextlib.contextmanager
@@ -192,7 +200,8 @@ def elbo_stats(model: VAE, ds: Dataset, pre: Preprocessor, batch_size: int = 100
     """One-sample negative ELBO and its terms over a dataset, averaged per example (nats).
 
     Uses ``model.loss`` (the terms the training objective reports); the training loop validates
-    with it. Returns a dict with ``nelbo``, ``rate``, ``distortion`` and ``bpd`` (nelbo in bits/dim).
+    with it. Returns a dict with ``nelbo``, ``rate``, ``distortion`` and ``bpd`` (nelbo in bits/dim, or
+    None: see :func:`model_bpd`).
     """
     total = torch.zeros(3, dtype=torch.float64)
     with evaluating(model):
@@ -203,4 +212,4 @@ def elbo_stats(model: VAE, ds: Dataset, pre: Preprocessor, batch_size: int = 100
             total += torch.stack([out["nelbo"], out["rate"], out["distortion"]]).double().cpu() * len(idx)
     nelbo, rate, distortion = (total / len(ds)).tolist()
     return {"nelbo": nelbo, "rate": rate, "distortion": distortion,
-            "bpd": bits_per_dim(nelbo, model.n_data_dims)}
+            "bpd": model_bpd(model, nelbo)}

@@ -18,13 +18,14 @@ Python API (the CLI subcommands of the same names call these)::
 
 from .embed import PROJECTIONS, Embedding, Projection, embed, project, save_embedding
 from .inputs import batch, choose, load_images, load_split
-from .ops import (ACTIVE_KL, INTERPOLATIONS, arithmetic, attribute_vector, decode_mean, interpolate,
-                  interpolate_latent, kl_order, kl_per_dim, labels_for, lerp, manifold, manifold_values,
+from ..models.usage import ACTIVE_THRESHOLD, active_units, kl_per_dim
+from .ops import (INTERPOLATIONS, arithmetic, attribute_vector, decode_mean, interpolate,
+                  interpolate_latent, kl_order, labels_for, lerp, manifold, manifold_values,
                   posterior_mean, reconstruct, sample, slerp, traverse)
 
 __all__ = [
-    "ACTIVE_KL", "INTERPOLATIONS", "PROJECTIONS", "Embedding", "Projection", "arithmetic", "attribute_vector",
-    "batch", "choose", "decode_mean", "embed", "interpolate", "interpolate_latent", "kl_order", "kl_per_dim",
+    "ACTIVE_THRESHOLD", "INTERPOLATIONS", "PROJECTIONS", "Embedding", "Projection", "arithmetic", "attribute_vector",
+    "batch", "choose", "decode_mean", "embed", "interpolate", "active_units", "interpolate_latent", "kl_order", "kl_per_dim",
     "labels_for", "lerp", "load_images", "load_split", "manifold", "manifold_values", "posterior_mean",
     "project", "reconstruct", "sample", "save_embedding", "slerp", "traverse",
 ]

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..device import device_of
 from ..data import Dataset, Preprocessor, batch_indices
+from ..device import device_of
 from ..errors import ConfigError
 from ..io import write_bytes, write_text
 from ..models import VAE

@@ -9,11 +9,10 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from ..device import device_of
 from ..data import Dataset
+from ..device import device_of
 from ..errors import DataError
-from ..evaluate.api import check_compatible, load_eval_splits
-from ..run import Run
+from ..run import Run, check_compatible, load_eval_splits
 
 
 def load_split(run: Run, spec: str | None = None, split: str | None = None) -> Dataset:

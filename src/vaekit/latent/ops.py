@@ -13,8 +13,6 @@ from ..device import device_of
 from ..errors import ConfigError, DataError
 from ..models import VAE
 
-#: Mean KL (nats) a latent dimension needs to count as active (used by traversals and reports).
-ACTIVE_KL = 0.01
 INTERPOLATIONS = ("lerp", "slerp")
 
 
@@ -111,25 +109,10 @@ def interpolate(model: VAE, x0: torch.Tensor, x1: torch.Tensor, steps: int = 10,
     return decode_mean(model, interpolate_latent(z0, z1, steps, method), y1)
 
 
-@torch.no_grad()
-def kl_per_dim(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 1000) -> torch.Tensor:
-    """Mean KL(q(z_j | x) || N(0, 1)) of each latent dimension over the batch: ``(Z,)`` nats.
-
-    Dimensions with (almost) zero KL are unused by the encoder ("inactive units", Burda et al. 2015,
-    Sec. 5.2 count them by the variance of mu; the mean KL is the same idea measured in nats).
-    """
-    total = None
-    for start in range(0, x.shape[0], batch_size):
-        yb = None if y is None else y[start:start + batch_size]
-        kl = model.encode(x[start:start + batch_size], yb).kl_dims().sum(0)  # (Z,)
-        total = kl if total is None else total + kl
-    return total / x.shape[0]
-
-
-def kl_order(kl: torch.Tensor, include_inactive: bool = False, threshold: float = ACTIVE_KL) -> torch.Tensor:
-    """Latent dimensions sorted by decreasing KL; inactive ones (KL <= threshold) dropped unless asked."""
+def kl_order(kl: torch.Tensor, active: torch.Tensor | None = None) -> torch.Tensor:
+    """Latent dimensions sorted by decreasing KL ``(Z,)``; those not ``active`` (a ``(Z,)`` mask) dropped."""
     order = torch.argsort(kl, descending=True)
-    return order if include_inactive else order[kl[order] > threshold]
+    return order if active is None else order[active.to(order.device)[order]]
 
 
 @torch.no_grad()

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..device import device_of
 from ..config import build_strict
+from ..device import device_of
 from ..distributions import DiagonalGaussian
 from ..errors import ConfigError
-from ..likelihoods import LIKELIHOODS, Likelihood
+from ..likelihoods import AUTO, LIKELIHOODS, Likelihood
 from ..nets import Decoder, Encoder, NetConfig
 from ..registry import Registry
 
@@ -35,7 +35,9 @@ class ModelConfig:
         name: registered model name (selects the config class when loading).
         latent_dim: number of latent dimensions Z.
         net: encoder/decoder architecture.
-        likelihood: registered likelihood name (bernoulli, gaussian, gaussian_learned, ...).
+        likelihood: registered likelihood name (bernoulli, gaussian, gaussian_learned, ...) or "auto":
+            training resolves it from the data (:func:`vaekit.likelihoods.choose`) and saves the
+            choice; a model built without data takes "auto" as bernoulli.
         sigma: standard deviation of the fixed-variance Gaussian likelihood.
         n_mix: mixture components of the discretized logistic likelihood.
     """
@@ -43,15 +45,15 @@ class ModelConfig:
     name: str = "vae"
     latent_dim: int = 8
     net: NetConfig = field(default_factory=NetConfig)
-    likelihood: str = "bernoulli"
+    likelihood: str = AUTO
     sigma: float = 1.0
     n_mix: int = 1
 
     def __post_init__(self) -> None:
         if self.latent_dim < 1:
             raise ConfigError(f"model.latent_dim must be positive, got {self.latent_dim}")
-        if self.likelihood not in LIKELIHOODS:
-            raise ConfigError(f"model.likelihood must be one of {', '.join(LIKELIHOODS.names())}, "
+        if self.likelihood != AUTO and self.likelihood not in LIKELIHOODS:
+            raise ConfigError(f"model.likelihood must be auto or one of {', '.join(LIKELIHOODS.names())}, "
                               f"got {self.likelihood!r}")
         if self.sigma <= 0:
             raise ConfigError(f"model.sigma must be positive, got {self.sigma}")
@@ -117,7 +119,7 @@ class VAE(nn.Module):
     def __init__(self, config: ModelConfig, sample_shape: tuple[int, ...], n_classes: int | None = None) -> None:
         super().__init__()
         self.config, self.sample_shape, self.n_classes = config, tuple(sample_shape), n_classes
-        self.likelihood_cls = LIKELIHOODS.get(config.likelihood)
+        self.likelihood_cls = LIKELIHOODS.get("bernoulli" if config.likelihood == AUTO else config.likelihood)
         self.likelihood_options = {"sigma": config.sigma, "n_mix": config.n_mix}
         self.build()
 

@@ -1,33 +1,36 @@
-"""``vaekit.train(config) -> Run`` and ``vaekit.train.api.resume(run_dir) -> Run``.
+"""Training a run folder: :func:`train` starts one, :func:`resume` continues one exactly from its
+last checkpoint, on one process or under ``torchrun`` (rank 0 writes every file).
 
-The main job from data to a complete run directory, on one process or under ``torchrun`` (rank 0
-writes every file), continuing exactly from the last checkpoint when resumed.
+``run.json`` always says how the run ended: ``finished``, ``stopped`` (too many skipped steps; the
+last good weights are saved), ``interrupted`` (Ctrl-C) or ``failed`` (any other error). What a
+finished run gets besides its test metrics (pictures, the HTML report) is the caller's ``finish``
+function: :mod:`vaekit.pipeline` passes the full one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import logging
 import random
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 import yaml
 
-from .. import __version__
 from ..config import from_dict, set_dotted, to_dict
 from ..data import Splits, load_data
 from ..device import resolve_device
 from ..errors import CheckpointError, ConfigError, TrainingError
 from ..evaluate.likelihood import elbo_stats
-from ..figures import write_run_figures
 from ..io import write_json, write_text
 from ..models import VAE, build_model
-from ..report import write_report
-from ..run import (Run, build_from_run, load_config, load_state, new_run_dir, open_run, read_info, save_weights,
-                   write_run_files)
+from ..run import (Run, build_from_run, load_config, load_state, new_run_dir, open_run, read_info, resolve_likelihood,
+                   save_weights, write_run_files)
+from ..version import __version__
 from . import distributed
 from .checkpoint import CHECKPOINT_DIR, load_checkpoint
 from .config import RunConfig
@@ -38,7 +41,9 @@ log = logging.getLogger(__name__)
 #: Settings that may change when a run is resumed (everything else must stay as the run began).
 RESUMABLE = ("train.epochs", "train.lr", "train.device", "train.progress", "train.max_nonfinite",
              "train.grad_clip", "train.eval_batch_size", "train.precision", "train.compile",
-             "train.checkpoint_every", "train.checkpoint_minutes")
+             "train.checkpoint_every", "train.checkpoint_minutes", "train.skip_threshold")
+#: ``finish(path, info, splits, history, device) -> Run``: the end of a finished run (rank 0).
+Finish = Callable[[Path, dict, Splits, list, torch.device], Run]
 
 
 def seed_everything(seed: int) -> None:
@@ -70,12 +75,13 @@ def _epoch_writer(path: Path):
     return on_epoch_end
 
 
-def train(config: RunConfig | dict) -> Run:
+def train(config: RunConfig | dict, finish: Finish | None = None) -> Run:
     """Train a model as configured and write its run directory.
 
-    Returns the loaded :class:`~vaekit.run.Run` (best weights). ``run.info["test"]`` holds test-split
-    metrics (negative ELBO, rate, distortion, bits/dim) when the data has a test split. Under
-    ``torchrun`` every process trains its shard and returns the same run; rank 0 writes it.
+    ``model.likelihood: auto`` is resolved from the data, and the likelihood is checked against it,
+    before anything is written. Returns the loaded :class:`~vaekit.run.Run` (best weights) that
+    ``finish`` (default :func:`complete`) returns. Under ``torchrun`` every process trains its shard
+    and returns the same run; rank 0 writes it.
     """
     cfg = config if isinstance(config, RunConfig) else from_dict(RunConfig, config)
     device = resolve_device(cfg.train.device)
@@ -83,6 +89,7 @@ def train(config: RunConfig | dict) -> Run:
     try:
         seed_everything(cfg.train.seed)
         splits, pre = load_data(cfg.data)
+        cfg = resolve_likelihood(cfg, splits, pre)
         model = build_model(cfg.model, splits.train.sample_shape, splits.train.n_classes)
         trainer = _trainer(model, splits, pre, cfg, device, d)
         info = run_info(cfg, splits, cfg.data.binarize)
@@ -92,12 +99,12 @@ def train(config: RunConfig | dict) -> Run:
             write_run_files(path, cfg, info, pre)
         path = Path(distributed.broadcast_text(str(path), d, device))
         log.info("training %s on %s -> %s", cfg.model.name, cfg.data.spec, path)
-        return _fit(trainer, path, info, splits)
+        return _fit(trainer, path, info, splits, finish or complete)
     finally:
         distributed.teardown(d)
 
 
-def resume(run_dir: str | Path, overrides: list[tuple[str, object]] = ()) -> Run:
+def resume(run_dir: str | Path, overrides: list[tuple[str, object]] = (), finish: Finish | None = None) -> Run:
     """Continue a run from its last checkpoint: same weights, optimizer, schedule, RNG streams and
     position in the epoch, so the result equals an uninterrupted run (bit for bit on CPU).
 
@@ -121,6 +128,7 @@ def resume(run_dir: str | Path, overrides: list[tuple[str, object]] = ()) -> Run
     d = distributed.setup(device)
     try:
         splits, pre = load_data(cfg.data)
+        resolve_likelihood(cfg, splits, pre)  # checks the saved likelihood against the data
         model = _model_for(cfg, info, splits, path)
         load_state(model, ckpt.model, path / CHECKPOINT_DIR)
         trainer = _trainer(model, splits, pre, cfg, device, d)
@@ -128,7 +136,7 @@ def resume(run_dir: str | Path, overrides: list[tuple[str, object]] = ()) -> Run
         if d.main:
             _reopen(path, cfg, info, trainer.state.history)
         log.info("resuming %s at epoch %d, step %d", path, trainer.state.epoch, trainer.state.step)
-        return _fit(trainer, path, info, splits)
+        return _fit(trainer, path, info, splits, finish or complete)
     finally:
         distributed.teardown(d)
 
@@ -170,8 +178,8 @@ def _reopen(path: Path, cfg: RunConfig, info: dict, history: list[dict]) -> None
     write_json(path / "run.json", info)
 
 
-def _fit(trainer: Trainer, path: Path, info: dict, splits: Splits) -> Run:
-    """Train to the end with checkpoints; on a non-finite stop, save what is usable and re-raise."""
+def _fit(trainer: Trainer, path: Path, info: dict, splits: Splits, finish: Finish) -> Run:
+    """Train to the end with checkpoints, then ``finish`` on rank 0; run.json records any other ending."""
     d = trainer.dist
     trainer.checkpoint_dir = path
     if d.main:
@@ -179,30 +187,64 @@ def _fit(trainer: Trainer, path: Path, info: dict, splits: Splits) -> Run:
     try:
         history = trainer.fit()
     except TrainingError as exc:
-        trainer.tally.reset_streak()
-        trainer.rollback()  # the weights of the failing steps may be finite but useless
-        trainer.save_checkpoint()
-        if d.main:
-            save_weights(trainer.model, path, "last")
-            info.update(status="stopped", error=str(exc))
-            write_json(path / "run.json", info)
-        raise TrainingError(f"{path}: {exc}; saved the last good weights (step {trainer.good_step}); lower "
-                            "train.lr or set train.grad_clip / train.skip_threshold and resume") from None
-    run = finish_run(path, info, splits, history, trainer.device) if d.main else None
+        raise _stop(trainer, path, info, exc) from None
+    except BaseException as exc:
+        _mark(path, info, d.main, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", exc)
+        raise
+    try:
+        run = finish(path, info, splits, history, trainer.device) if d.main else None
+    except BaseException as exc:
+        _mark(path, info, d.main, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", exc)
+        raise
     distributed.barrier(d)
     return run if run is not None else open_run(path, "best", trainer.device)
 
 
-def finish_run(path: Path, info: dict, splits: Splits, history: list[dict], device: torch.device) -> Run:
-    """Evaluate the best weights on the test split, draw the figures, mark the run finished, write report.html."""
+def _stop(trainer: Trainer, path: Path, info: dict, exc: TrainingError) -> TrainingError:
+    """After a streak of skipped steps: restore the last good state, save it, mark the run stopped."""
+    trainer.tally.reset_streak()
+    trainer.rollback()  # the weights of the failing steps may be finite but useless
+    trainer.save_checkpoint()
+    if trainer.dist.main:
+        save_weights(trainer.model, path, "last")
+        _mark(path, info, True, "stopped", exc)
+    return TrainingError(f"{path}: {exc}; saved the last good weights (step {trainer.good_step}); lower "
+                         "train.lr or set train.grad_clip / train.skip_threshold and resume")
+
+
+def _mark(path: Path, info: dict, main: bool, status: str, exc: BaseException) -> None:
+    """Record how the run ended in run.json (best effort: the disk may be what failed)."""
+    if not main:
+        return
+    info.update(status=status, error=str(exc) or type(exc).__name__)
+    with contextlib.suppress(OSError):
+        write_json(path / "run.json", info)
+
+
+def complete(path: Path, info: dict, splits: Splits, history: list[dict], device: torch.device) -> Run:
+    """Mark a run finished: test-split metrics of the best weights and the run's warnings in run.json."""
     run = open_run(path, "best", device)
-    eval_set = splits.test or splits.val or splits.train
-    write_run_figures(run.model, eval_set, run.preprocessor, history, path)
     if splits.test is not None:
         info["test"] = elbo_stats(run.model, splits.test, run.preprocessor, run.config.train.eval_batch_size, device)
-    info.update(status="finished", epochs_done=len(history),
+    info.update(status="finished", epochs_done=len(history), warnings=run_warnings(history),
                 best_epoch=max((r["epoch"] for r in history if r["best"]), default=None))
     write_json(path / "run.json", info)
     run.info = info
-    write_report(run, eval_set, history)
     return run
+
+
+def run_warnings(history: list[dict]) -> list[str]:
+    """What a user of the run must know: diverging epochs, weights restored after non-finite updates."""
+    out = []
+    diverging = [r["epoch"] for r in history if r.get("diverging")]
+    if diverging:
+        out.append(f"diverging: the -ELBO of epoch(s) {_epochs(diverging)} ended above the untrained model's; "
+                   "lower train.lr")
+    rolled = [r["epoch"] for r in history if r.get("rolled_back")]
+    if rolled:
+        out.append(f"non-finite weights were restored to the last good state in epoch(s) {_epochs(rolled)}")
+    return out
+
+
+def _epochs(epochs: list[int]) -> str:
+    return ", ".join(map(str, epochs[:10])) + (f" and {len(epochs) - 10} more" if len(epochs) > 10 else "")

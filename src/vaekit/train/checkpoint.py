@@ -33,7 +33,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
-from .. import __version__
+from ..version import __version__
 from ..errors import CheckpointError
 from ..io import fsync_dir, read_json, write_bytes, write_json, write_text
 

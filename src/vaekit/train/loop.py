@@ -24,7 +24,7 @@ from ..config import to_dict
 from ..data import Dataset, Preprocessor, Splits
 from ..device import as_channels_last, check_precision, place_model, use_channels_last
 from ..errors import CheckpointError, TrainingError
-from ..evaluate.likelihood import bits_per_dim, elbo_stats
+from ..evaluate.likelihood import elbo_stats, model_bpd
 from ..models import VAE, LossContext
 from .checkpoint import (Checkpoint, flatten_optimizer, host_rng_state, save_checkpoint, set_host_rng_state,
                          unflatten_optimizer)
@@ -167,7 +167,7 @@ class Trainer:
             sums += torch.tensor([stats["nelbo"], stats["rate"], stats["distortion"], 1.0], device=self.device) * len(idx)
         nelbo, rate, distortion, n = all_reduce_sum(sums, self.dist).tolist()
         return {"val_nelbo": nelbo / n, "val_rate": rate / n, "val_distortion": distortion / n,
-                "val_bpd": bits_per_dim(nelbo / n, self.model.n_data_dims)}
+                "val_bpd": model_bpd(self.model, nelbo / n)}
 
     def fit(self) -> list[dict]:
         """Train from the current state to ``cfg.epochs``; returns the metrics history."""

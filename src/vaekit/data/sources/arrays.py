@@ -2,8 +2,9 @@
 
 Layouts: images ``(N, H, W)``, ``(N, H, W, C)`` or ``(N, C, H, W)`` (the channel axis is the one of
 size 1, 3 or 4; channels-first when both could be), vectors ``(N, D)``. Integer arrays with values
-in 0..255 are kept as uint8 (``max_value`` 255, or 1 when every value is 0 or 1); other arrays become
-float32 used as they are (``max_value`` 1). Files are read with ``allow_pickle=False``.
+in 0..255 (also floats holding whole numbers: 8-bit images saved as float) are kept as uint8
+(``max_value`` 255, or 1 when every value is 0 or 1); other arrays become float32 used as they are
+(``max_value`` 1). Files are read with ``allow_pickle=False``.
 
 In an ``.npz`` the data is the array ``x`` (else ``images``, ``data``, ``X``, else the only array
 that is not the labels); labels are ``data.labels_key``, else ``y`` or ``labels`` when present. A file
@@ -13,6 +14,7 @@ labels ``y_train``... (``<labels_key>_train`` when labels_key is set).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ from .. import SOURCES, DataConfig
 from ..dataset import Dataset, SourceData
 from .common import check_finite, encode_labels, existing_path, labels_tensor
 
+log = logging.getLogger(__name__)
 DATA_KEYS = ("x", "images", "data", "X")
 LABEL_KEYS = ("y", "labels")
 SPLIT_KEYS = {"train": ("train",), "val": ("val", "valid"), "test": ("test",)}
@@ -62,13 +65,22 @@ def to_layout(x: np.ndarray, where: str) -> np.ndarray:
 
 
 def to_tensor(x: np.ndarray, where: str) -> tuple[torch.Tensor, float]:
-    """Stored tensor and its ``max_value``: uint8 for 8-bit integer data, float32 otherwise."""
+    """Stored tensor and its ``max_value``: uint8 for 8-bit data (integers in 0..255, also when stored
+    as floats), float32 otherwise."""
     if x.dtype.kind not in "biuf":
         raise DataError(f"{where}: expected numeric data, got dtype {x.dtype}")
     check_finite(x, where)
-    if x.size and x.dtype.kind in "biu" and x.min() >= 0 and x.max() <= 255:
+    if x.size and x.min() >= 0 and x.max() <= 255 and (x.dtype.kind in "biu" or _whole(x)):
+        if x.dtype.kind == "f":
+            log.info("%s: float values are whole numbers in 0..%g: read as 8-bit data", where, x.max())
         return torch.from_numpy(np.array(x, np.uint8, order="C")), (1.0 if x.max() <= 1 else 255.0)
     return torch.from_numpy(np.array(x, np.float32, order="C")), 1.0
+
+
+def _whole(x: np.ndarray, chunk: int = 1 << 22) -> bool:
+    """Every value of a float array is a whole number (checked in chunks of the flat array)."""
+    flat = x.reshape(-1)
+    return all(np.array_equal(part, np.round(part)) for part in (flat[i:i + chunk] for i in range(0, len(flat), chunk)))
 
 
 def make_dataset(x: np.ndarray, y: np.ndarray | None, where: str, labels_where: str = "") -> Dataset:
