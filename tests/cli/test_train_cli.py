@@ -92,3 +92,25 @@ def test_data_outside_the_likelihoods_support_is_one_line_and_exit_2(tmp_path, d
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "--likelihood auto" in lines[0]
     assert not (tmp_path / "runs").exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize("lr", ["inf", "nan", "1e38"])
+def test_an_absurd_lr_is_one_line_exit_2_and_leaves_only_finite_weights(tmp_path, lr):
+    out = vaekit("train", "--lr", lr, "--epochs", "2", "--latent-dim", "3", "--set", "model.net.hidden=[32]",
+                 "--out-dir", str(tmp_path), "--name", "absurd", "--quiet")
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    if lr != "1e38":  # refused by the config check: nothing written
+        assert "train.lr" in lines[0] and "finite" in lines[0] and not any(tmp_path.iterdir())
+        return
+    assert "saved the last good weights" in lines[0]
+    from vaekit.io import load_tensors
+    from vaekit.train.checkpoint import load_checkpoint
+
+    run = tmp_path / "absurd"
+    ckpt = load_checkpoint(run)
+    saved = [load_tensors(run / "model.safetensors"), ckpt.model, ckpt.tensors]
+    assert all(np.isfinite(t.float().numpy()).all() for part in saved for t in part.values())
+    again = vaekit("train", "--resume", str(run), "--lr", "1e-3", "--quiet")
+    assert again.returncode == 0, again.stderr
+    assert json.loads((run / "run.json").read_text())["status"] == "finished"

@@ -69,3 +69,23 @@ def test_load_missing_run_is_a_clear_error(tmp_path):
         vaekit.load(tmp_path / "nope")
     with pytest.raises(vaekit.CheckpointError, match="not a vaekit run directory"):
         vaekit.load(tmp_path)
+
+
+@pytest.mark.parametrize("error, status", [(KeyboardInterrupt(), "interrupted"),
+                                           (OSError(28, "No space left on device"), "failed")])
+def test_run_json_says_how_a_run_ended(tmp_path, monkeypatch, error, status):
+    from vaekit.train.loop import Trainer
+
+    def broken(self, bar=None):
+        if self.state.epoch == 1:
+            raise error
+        return fit_epoch(self, bar)
+
+    fit_epoch = Trainer.fit_epoch
+    monkeypatch.setattr(Trainer, "fit_epoch", broken)
+    with pytest.raises(type(error)):
+        vaekit.train(tiny_config(tmp_path, epochs=3))
+    info = json.loads((tmp_path / "tiny" / "run.json").read_text())
+    assert info["status"] == status and info["error"]
+    monkeypatch.undo()
+    assert vaekit.resume(tmp_path / "tiny").info["status"] == "finished"  # and it resumes from epoch 1
