@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import ConfigError
+from ..schedules import ramp
 from .base import MODELS, VAE, ElboTerms, LossContext, ModelConfig, free_bits_kl
 
 
@@ -52,7 +53,7 @@ class BetaVAE(VAE):
     def capacity(self, step: int) -> float:
         """C(step) = C_max * min(1, step / capacity_steps) in nats (Burgess et al. 2018, Sec. 4)."""
         cfg = self.config
-        return cfg.capacity_max * min(1.0, step / cfg.capacity_steps)
+        return cfg.capacity_max * ramp(step, cfg.capacity_steps)
 
     def regularizer(self, terms: ElboTerms, ctx: LossContext) -> torch.Tensor:
         """``kl_weight * beta * KL``, or ``kl_weight * gamma * |KL - C(step)|``; KL with free bits."""

@@ -1,6 +1,6 @@
 """Training: config, KL schedules, the loop, and the ``train`` entry point."""
 
 from .config import RunConfig, TrainConfig
-from .schedules import KLSchedule
+from ..schedules import KLSchedule
 
 __all__ = ["RunConfig", "TrainConfig", "KLSchedule"]

@@ -9,7 +9,7 @@ from ..data import DataConfig
 from ..device import PRECISIONS, check_device_name
 from ..errors import ConfigError
 from ..models import ModelConfig
-from .schedules import SCHEDULES
+from ..schedules import check_kind
 
 
 @dataclass
@@ -76,8 +76,7 @@ class TrainConfig:
             value = getattr(self, key)
             if value is not None and not 0 < value < math.inf:
                 raise ConfigError(f"train.{key} must be a finite positive number or null, got {value}")
-        if self.kl_schedule not in SCHEDULES:
-            raise ConfigError(f"train.kl_schedule must be one of {', '.join(SCHEDULES)}, got {self.kl_schedule!r}")
+        check_kind(self.kl_schedule)
         if not 0 < self.cycle_ratio <= 1:
             raise ConfigError(f"train.cycle_ratio must lie in (0, 1], got {self.cycle_ratio}")
         if self.free_bits < 0 or self.kl_max < 0 or self.warmup_epochs < 0:

@@ -30,7 +30,7 @@ from .checkpoint import (Checkpoint, flatten_optimizer, host_rng_state, save_che
                          unflatten_optimizer)
 from .config import TrainConfig
 from .distributed import Dist, LossModule, all_reduce_sum, broadcast_flag, gather, local_batch, shard, wrap_ddp
-from .schedules import KLSchedule
+from ..schedules import KLSchedule
 from .step import TERMS, Stepper
 from .tally import Tally
 

@@ -1,4 +1,5 @@
-"""KL-weight schedules against posterior collapse.
+"""Schedules of a weight over optimizer steps: KL annealing against posterior collapse, and the ramp
+that the KL schedules and beta-VAE's capacity C(step) (Burgess et al. 2018) share.
 
 - constant: weight ``kl_max`` throughout.
 - linear: warm-up from 0 to ``kl_max`` over ``warmup_steps`` (Bowman et al. 2016; Sonderby et al. 2016).
@@ -10,9 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import ConfigError
+from .errors import ConfigError
 
 SCHEDULES = ("constant", "linear", "cyclical")
+
+
+def ramp(t: float, length: float) -> float:
+    """A linear rise from 0 at ``t = 0`` to 1 at ``t = length`` (1 from then on, and when length <= 0)."""
+    return min(1.0, t / length) if length > 0 else 1.0
+
+
+def check_kind(kind: str, key: str = "train.kl_schedule") -> None:
+    if kind not in SCHEDULES:
+        raise ConfigError(f"{key} must be one of {', '.join(SCHEDULES)}, got {kind!r}")
 
 
 @dataclass
@@ -36,14 +47,12 @@ class KLSchedule:
     cycle_ratio: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.kind not in SCHEDULES:
-            raise ConfigError(f"train.kl_schedule must be one of {', '.join(SCHEDULES)}, got {self.kind!r}")
+        check_kind(self.kind)
 
     def __call__(self, step: int) -> float:
         if self.kind == "linear":
-            return self.kl_max * min(1.0, step / self.warmup_steps) if self.warmup_steps > 0 else self.kl_max
+            return self.kl_max * ramp(step, self.warmup_steps)
         if self.kind == "cyclical":
             period = max(1.0, self.total_steps / self.n_cycles)
-            tau = (step % period) / period
-            return self.kl_max * min(1.0, tau / self.cycle_ratio)
+            return self.kl_max * ramp((step % period) / period, self.cycle_ratio)
         return self.kl_max
