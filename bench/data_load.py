@@ -1,8 +1,8 @@
 """Median load time of real datasets from their compressed files (MNIST IDX .gz, binarized MNIST .amat.gz).
 
 Usage: ``python bench/data_load.py [--data ../shared/data] [--repeats 5]``. Each repeat reads and
-decodes the files from scratch (the OS file cache is warm after the first one). Target from the
-issue: MNIST's 60,000 training images in under 2 seconds.
+decodes the files from scratch (the OS file cache is warm after the first one). Target: MNIST's
+60,000 training images in under 2 seconds.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Bad input through every subcommand (issue 10, must-show 5; issue 2, must-show 6).
+"""Bad input through every subcommand.
 
 The subcommands and their arguments are discovered from the parser, so a subcommand added later is
 swept too. An argument is classified by its ``metavar``/``dest``/``type`` (see :func:`kind`) and given

@@ -24,7 +24,9 @@ def test_terms_are_consistent(result, tiny_run):
     assert result["n_examples"] == result["iw_examples"] == tiny_run.info["n_test"]
     assert len(result["kl_per_dim"]) == len(result["posterior_mean_variance"]) == result["latent_dim"] == 4
     assert sum(result["kl_per_dim"]) == pytest.approx(result["rate"])
-    assert 0 <= result["active_units"] <= 4
+    variances = result["posterior_mean_variance"]
+    assert result["active_units"] == sum(v > result["active_threshold"] for v in variances)
+    assert 1 <= result["active_units"]  # a trained model uses some of its 4 dimensions
     assert result["probe_accuracy"] > result["probe_chance"]
     json.dumps(result)  # JSON-ready
 
@@ -39,6 +41,17 @@ def test_nll_subset_and_training_split_probe(tiny_run):
     out = vaekit.evaluate(tiny_run.path, split="train", iw_samples=5, iw_examples=40, probe_max_fit=300)
     assert out["iw_examples"] == 40 and out["n_examples"] == tiny_run.info["n_train"]
     assert out["probe_n_fit"] == 300 and out["probe_n_eval"] == int(out["n_examples"] * 0.2)
+
+
+def test_mean_se_is_the_mean_and_its_standard_error():
+    import torch
+
+    from vaekit.evaluate.api import mean_se
+
+    mean, se = mean_se(torch.tensor([1.0, 2.0, 3.0, 6.0]))
+    assert mean == pytest.approx(3.0)
+    assert se == pytest.approx(math.sqrt(14 / 3) / 2)  # std with ddof=1 over sqrt(N)
+    assert mean_se(torch.tensor([5.0])) == (5.0, 0.0)
 
 
 def test_bad_requests_are_clear_errors(tiny_run):

@@ -5,16 +5,37 @@ from __future__ import annotations
 import copy
 
 import pytest
+import torch
 
 from vaekit.models import PRESETS, build_model
 from vaekit.train.config import build_run_config
 
 
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in d.items():
+        out.update(_flatten(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key: value})
+    return out
+
+
 @pytest.mark.parametrize("name", PRESETS.names())
-def test_every_preset_builds_its_model(name):
+def test_every_preset_builds_the_model_it_names(name):
     cfg = build_run_config(name)
     model = build_model(cfg.model, (1, 28, 28) if cfg.model.net.body == "mlp" else (1, 64, 64), 10)
-    assert model.config.name == PRESETS.get(name)["model"]["name"]
+    resolved = _flatten({"model": vars(cfg.model) | {"net": vars(cfg.model.net)}, "train": vars(cfg.train)})
+    for key, value in _flatten(PRESETS.get(name)).items():  # every preset value reaches the model's config
+        assert resolved[key] == value, key
+    assert model.config.name == cfg.model.name and model.latent_dim == cfg.model.latent_dim
+
+
+def test_the_pytorch_examples_preset_is_their_architecture():
+    """784-400-20 with ReLU: fc1 784->400, fc21/fc22 400->20, fc3 20->400, fc4 400->784 (652,824 weights)."""
+    cfg = build_run_config("mlp-784-400-20")
+    model = build_model(cfg.model, (1, 28, 28), None)
+    linears = [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert linears == [(784, 400), (400, 40), (20, 400), (400, 784)]
+    assert sum(p.numel() for p in model.parameters()) == 652_824
+    assert (cfg.train.lr, cfg.train.batch_size) == (1e-3, 128)
 
 
 def test_overrides_do_not_change_the_registered_preset():

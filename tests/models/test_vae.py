@@ -50,7 +50,20 @@ def test_free_bits_floor_the_rate_penalty():
     assert out["loss"] >= plain["distortion"] + 4 * 5.0 - 1e-5
 
 
-def test_sample_and_reconstruct_shapes():
+def test_reconstruct_decodes_the_posterior_mean_and_sample_decodes_prior_draws():
+    torch.manual_seed(0)
     model = build_model(ModelConfig(latent_dim=2, net=NetConfig(body="conv", channels=[4, 8], kernel=3)), (3, 12, 10))
-    assert model.sample(5).shape == (5, 3, 12, 10)
-    assert model.reconstruct(torch.rand(4, 3, 12, 10)).shape == (4, 3, 12, 10)
+    x = torch.rand(4, 3, 12, 10)
+    x_hat = model.reconstruct(x)  # E[x | z = mu(x)]: deterministic, in [0, 1] for a Bernoulli
+    assert x_hat.shape == (4, 3, 12, 10) and torch.equal(x_hat, model.reconstruct(x))
+    torch.testing.assert_close(x_hat, torch.sigmoid(model.decoder(model.encode(x).mu)[:, 0]))
+    torch.manual_seed(1)
+    means = model.sample(5)  # decoder means of z ~ N(0, I)
+    torch.manual_seed(1)
+    z = torch.randn(5, 2)
+    torch.testing.assert_close(means, model.decode(z).mean)
+    assert ((means > 0) & (means < 1)).all()
+    draws = model.sample(5, mean=False)
+    assert set(draws.unique().tolist()) <= {0.0, 1.0}  # Bernoulli draws are binary
+    cold = model.sample(3, temperature=0.0)  # T = 0: every draw is the prior mode z = 0
+    torch.testing.assert_close(cold, model.decode(torch.zeros(3, 2)).mean)

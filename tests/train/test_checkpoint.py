@@ -1,4 +1,4 @@
-"""Checkpoints: atomic replacement, pickle-free loading, and one clear error for every bad file (issue 10)."""
+"""Checkpoints: atomic replacement, pickle-free loading, and one clear error for every bad file."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Devices, mixed precision, channels-last and torch.compile (issue 9). CUDA paths are marked ``gpu``
+"""Devices, mixed precision, channels-last and torch.compile. CUDA paths are marked ``gpu``
 and skip cleanly without a GPU; the CPU halves of each run everywhere."""
 
 from __future__ import annotations

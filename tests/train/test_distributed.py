@@ -1,5 +1,5 @@
-"""Two processes with gloo on CPU reach the weights of one process with the same global batch (issue 9,
-must-show 1), through the real ``torchrun -m vaekit train`` path; rank 0 alone writes the run."""
+"""Two processes with gloo on CPU reach the weights of one process with the same global batch, through
+the real ``torchrun -m vaekit train`` path; rank 0 alone writes the run."""
 
 from __future__ import annotations
 

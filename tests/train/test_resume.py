@@ -1,4 +1,4 @@
-"""Exact resume after SIGKILL (issue 10, must-show 1) and a kill during a checkpoint write (must-show 2).
+"""Exact resume after SIGKILL, and after a kill during a checkpoint write.
 
 A training subprocess is slowed down (a sleep in every step, nothing else changed) so that the test
 can kill it partway; ``vaekit train --resume`` then finishes the run from the files alone, and the
