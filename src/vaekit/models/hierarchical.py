@@ -20,7 +20,7 @@ of three ways (``posterior``):
   Unlike the residual form, whose KL does not depend on mu_p (it cancels), the KL here pulls the
   conditional prior's mean towards the posterior's, which teaches p(z_l | z_{l+1}) directly.
 
-The residual form trains much faster than the precision one (measured figures in the README, "Models");
+The residual form trains much faster than the precision one (docs/benchmarks/models.md);
 the precision-weighted one is kept as the LVAE reference. The rate is the sum over layers of KL(q(z_l | .) || p(z_l | z_{l+1}))
 against the *conditional* prior, each in closed form given the sampled parent (a one-sample
 estimate of E_q[KL_l]), not against N(0, I) at every level.
