@@ -17,7 +17,11 @@ class TrainConfig:
     """Optimization settings.
 
     Attributes:
-        epochs, batch_size, lr, seed: Adam training; seeded runs are reproducible on CPU.
+        epochs: passes over the training split.
+        batch_size: examples per optimizer step (the global batch when several processes train).
+        lr: Adam learning rate.
+        seed: seed of the initialization, the data order and the draws of training; seeded runs are
+            reproducible on CPU.
         device: "auto" (CUDA when available), "cpu" or "cuda".
         eval_batch_size: batch size for validation/evaluation passes.
         kl_schedule: "constant", "linear" (warm-up) or "cyclical" (Fu et al. 2019).
@@ -90,6 +94,9 @@ class RunConfig:
     Attributes:
         name: run directory name under ``out_dir`` (default: ``<model>-<source>``).
         out_dir: parent folder of run directories.
+        data: where the data comes from and how it is prepared.
+        model: the model and its networks (``model.name`` picks the registered model).
+        train: optimization, KL schedule, precision and checkpoints.
     """
 
     name: str | None = None
