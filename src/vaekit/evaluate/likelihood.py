@@ -28,7 +28,7 @@ from .noise import KeyedNoise
 
 #: Default elements per ``log_weights`` call (examples x samples x widest per-sample tensor): 2^21 =
 #: 2.1M, i.e. 2,674 importance samples of one MNIST example per call for an MLP no wider than 784.
-#: Peak memory above the baseline is a few times 4 bytes x budget (docs/benchmarks, bench/eval_throughput.py).
+#: Peak memory above the baseline is a few times 4 bytes x budget (docs/benchmarks/iwae-evaluation.md).
 DEFAULT_BUDGET = 2 ** 21
 #: Seed streams, so the ELBO pass and the importance-sampling pass never share noise.
 IW_STREAM, ELBO_STREAM = 0, 1
