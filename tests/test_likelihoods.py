@@ -4,6 +4,8 @@ import pytest
 import torch
 from torch.distributions import Normal
 
+from tests.tabular.helpers import codec_for_width
+from vaekit.tabular.likelihood import ColumnLayout
 from vaekit.likelihoods import (LIKELIHOODS, Bernoulli, DiscretizedLogistic, DiscretizedLogisticMixture, Gaussian,
                                 GaussianLearned, log_discretized_logistic)
 
@@ -38,6 +40,8 @@ def test_gaussian_learned_variance_matches_torch():
 def test_every_likelihood_reduces_over_all_non_batch_dims(name):
     cls = LIKELIHOODS.get(name)
     opts = {"sigma": 1.0, "n_mix": 2}
+    if getattr(cls, "needs_columns", False):  # the tabular likelihood reads a column layout of the width
+        opts["columns"] = ColumnLayout.from_codec(codec_for_width(16))
     params = torch.randn(3, cls.n_params(opts), 1, 4, 4)
     x = torch.rand(3, 1, 4, 4)
     lik = cls(params, opts)

@@ -265,3 +265,6 @@ def support_error(name: str, batches) -> str | None:
     """The first reason why the model-space ``batches`` do not fit likelihood ``name``, or None."""
     cls = LIKELIHOODS.get(name)
     return next((err for err in map(cls.support_error, batches) if err is not None), None)
+
+
+from .tabular import likelihood as _tabular  # noqa: E402,F401  (registers "tabular": one distribution per column)

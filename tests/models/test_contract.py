@@ -6,9 +6,12 @@ Shapes, finite loss, backward reaching every parameter (auxiliary networks throu
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
+from tests.tabular.helpers import codec_for_width
 from vaekit.config import from_dict
 from vaekit.data import Preprocessor
 from vaekit.likelihoods import LIKELIHOODS
@@ -51,11 +54,16 @@ def model_config(variant: str, likelihood: str, geometry: str) -> ModelConfig:
     return from_dict(ModelConfig, data, "model.")
 
 
+def columns_for(likelihood: str, shape: tuple[int, ...]):
+    """Fitted table columns of the data's width for likelihoods that read them (``tabular``), else None."""
+    return codec_for_width(math.prod(shape)) if getattr(LIKELIHOODS.get(likelihood), "needs_columns", False) else None
+
+
 def make(variant: str, likelihood: str, geometry: str, seed: int = 0):
     """(model, x, y): a seeded tiny model and a batch on the 8-bit grid with labels."""
     torch.manual_seed(seed)
     shape = GEOMETRIES[geometry][1]
-    model = build_model(model_config(variant, likelihood, geometry), shape, N_CLASSES)
+    model = build_model(model_config(variant, likelihood, geometry), shape, N_CLASSES, columns_for(likelihood, shape))
     g = torch.Generator().manual_seed(seed)
     x = torch.randint(0, 256, (6, *shape), generator=g).float() / 255
     y = torch.randint(0, N_CLASSES, (6,), generator=g)
@@ -120,7 +128,7 @@ def test_save_load_round_trip(variant, likelihood, geometry, tmp_path):
     model, x, y = make(variant, likelihood, geometry)
     cfg = RunConfig(model=model.config)
     info = {"sample_shape": list(x.shape[1:]), "n_classes": N_CLASSES, "max_value": 1.0, "binarize": "none"}
-    write_run_files(tmp_path, cfg, info, Preprocessor())
+    write_run_files(tmp_path, cfg, info, Preprocessor(), columns_for(likelihood, x.shape[1:]))
     save_weights(model, tmp_path, "last")
     loaded = open_run(tmp_path, "last").model
     assert type(loaded) is type(model) and loaded.config == model.config

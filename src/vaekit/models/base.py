@@ -111,16 +111,20 @@ class VAE(nn.Module):
         config: model config.
         sample_shape: shape of one example, e.g. ``(1, 28, 28)`` or ``(64,)``.
         n_classes: number of classes (used by conditional models; stored for all).
+        columns: the column layout of table data (a :class:`~vaekit.tabular.likelihood.ColumnLayout`,
+            read by the ``tabular`` likelihood), or None.
     """
 
     Config = ModelConfig
     conditional = False
 
-    def __init__(self, config: ModelConfig, sample_shape: tuple[int, ...], n_classes: int | None = None) -> None:
+    def __init__(self, config: ModelConfig, sample_shape: tuple[int, ...], n_classes: int | None = None,
+                 columns: nn.Module | None = None) -> None:
         super().__init__()
         self.config, self.sample_shape, self.n_classes = config, tuple(sample_shape), n_classes
+        self.columns = columns  # a submodule: its index buffers follow the model's device
         self.likelihood_cls = LIKELIHOODS.get("bernoulli" if config.likelihood == AUTO else config.likelihood)
-        self.likelihood_options = {"sigma": config.sigma, "n_mix": config.n_mix}
+        self.likelihood_options = {"sigma": config.sigma, "n_mix": config.n_mix, "columns": columns}
         self.build()
 
     @property
