@@ -6,6 +6,7 @@ Layout of ``runs/<name>/``::
     run.json               data facts the model needs (sample shape, classes, scaling), status
     model.safetensors      last weights        best.safetensors   best validation weights
     preprocess.safetensors standardization statistics (when used)
+    columns.json           the fitted columns of table data (kinds, categories, statistics)
     metrics.jsonl          one JSON object per epoch
     checkpoint/            the newest complete training checkpoint (see vaekit.train.checkpoint)
     reconstructions.png  samples.png  loss.png
@@ -28,22 +29,30 @@ from .data.preprocess import model_batches
 from .errors import CheckpointError, ConfigError, DataError
 from .io import load_tensors, read_json, save_tensors, write_json, write_text
 from .models import VAE, build_model
+from .tabular.codec import TableCodec
 from .train.config import RunConfig
 
 log = logging.getLogger(__name__)
 WEIGHTS = {"best": "best.safetensors", "last": "model.safetensors"}
 INFO_KEYS = ("sample_shape", "max_value", "binarize")
+COLUMNS = "columns.json"
 
 
 @dataclass
 class Run:
-    """A loaded run: its folder, config, data facts, model (eval mode) and preprocessor."""
+    """A loaded run: its folder, config, data facts, model (eval mode) and preprocessor.
 
-    path: Path
+    ``columns`` holds the fitted columns of table data (None for other data): pass it to
+    ``load_data(..., columns=run.columns)`` to read new tables as the run did, and use its ``decode``
+    to turn model outputs back into a table. ``path`` is None for a run trained in memory.
+    """
+
+    path: Path | None
     config: RunConfig
     info: dict
     model: VAE
     preprocessor: Preprocessor
+    columns: TableCodec | None = None
 
 
 def new_run_dir(cfg: RunConfig) -> Path:
@@ -63,12 +72,21 @@ def new_run_dir(cfg: RunConfig) -> Path:
     return path
 
 
-def write_run_files(path: Path, cfg: RunConfig, info: dict, pre: Preprocessor) -> None:
-    """Save the resolved config, data facts and preprocessing statistics."""
+def write_run_files(path: Path, cfg: RunConfig, info: dict, pre: Preprocessor,
+                    columns: TableCodec | None = None) -> None:
+    """Save the resolved config, data facts, preprocessing statistics and the columns of a table."""
     write_text(path / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
     write_json(path / "run.json", info)
     if pre.state():
         save_tensors(path / "preprocess.safetensors", pre.state())
+    if columns is not None:
+        write_json(path / COLUMNS, columns.to_json())
+
+
+def read_columns(path: Path) -> TableCodec | None:
+    """The fitted columns of a run trained on a table (``columns.json``), or None."""
+    file = path / COLUMNS
+    return TableCodec.from_json(read_json(file), str(file)) if file.exists() else None
 
 
 def save_weights(model: VAE, path: Path, which: str) -> None:
@@ -93,9 +111,9 @@ def read_info(path: Path) -> dict:
     return info
 
 
-def build_from_run(cfg: RunConfig, info: dict) -> VAE:
+def build_from_run(cfg: RunConfig, info: dict, columns: TableCodec | None = None) -> VAE:
     try:
-        return build_model(cfg.model, tuple(info["sample_shape"]), info.get("n_classes"))
+        return build_model(cfg.model, tuple(info["sample_shape"]), info.get("n_classes"), columns)
     except (TypeError, ValueError, KeyError) as exc:
         if isinstance(exc, ConfigError):
             raise
@@ -124,14 +142,15 @@ def open_run(path: str | Path, weights: str = "best", device: str | torch.device
         raise ConfigError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
     cfg = load_config(path)
     info = read_info(path)
-    model = build_from_run(cfg, info)
+    columns = read_columns(path)
+    model = build_from_run(cfg, info, columns)
     file = path / WEIGHTS[weights]
     if weights == "best" and not file.exists():
         file = path / WEIGHTS["last"]
     load_state(model, load_tensors(file), file)
     state = load_tensors(path / "preprocess.safetensors") if (path / "preprocess.safetensors").exists() else {}
     pre = Preprocessor.from_state(info["max_value"], info["binarize"], state)
-    return Run(path=path, config=cfg, info=info, model=model.to(device).eval(), preprocessor=pre)
+    return Run(path=path, config=cfg, info=info, model=model.to(device).eval(), preprocessor=pre, columns=columns)
 
 
 def load(path: str | Path, weights: str = "best", device: str | torch.device = "cpu") -> VAE:
@@ -140,9 +159,10 @@ def load(path: str | Path, weights: str = "best", device: str | torch.device = "
 
 
 def load_eval_splits(run: Run, data: str | None) -> Splits:
-    """The run's data splits, or those of ``data`` (a spec) loaded with the run's data settings."""
+    """The run's data splits, or those of ``data`` (a spec) loaded with the run's data settings (and,
+    for tables, encoded with the run's columns)."""
     cfg = run.config.data if data is None else dataclasses.replace(run.config.data, spec=data)
-    splits, _ = load_data(cfg)
+    splits, _ = load_data(cfg, run.columns)
     return splits
 
 

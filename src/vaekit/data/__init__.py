@@ -9,7 +9,8 @@ import torch
 
 from ..errors import ConfigError, DataError
 from ..registry import Registry
-from .dataset import Dataset, SourceData, Splits, batch_indices, n_batches, split_off_validation
+from .dataset import (Dataset, SourceData, Splits, batch_indices, n_batches, split_off_test,
+                      split_off_validation)
 from .preprocess import BINARIZE_MODES, Preprocessor, binarize_once, fit_standardizer, perturb_once, value_range
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,18 @@ class DataConfig:
         seed: seed for the validation split and for fixed binarization of evaluation data.
         image_size: ``[H, W]`` to resize/center-crop images to (image folders).
         grayscale: force grayscale (True) or RGB (False) for image folders; None keeps the files' mode.
-        label_column: CSV column holding labels (None: no labels).
+        test_fraction: fraction held out (seeded, stratified by label) as test data when the source
+            has no test split of its own; None (unset) holds out 0.15 of tables and nothing elsewhere.
+        label_column: CSV column holding labels; "auto" (the default) takes a column named label,
+            class, target or y (any case, at most 100 distinct values, not fractional numbers) and says
+            so in the log; None: no labels.
         labels_key: npz key holding labels.
+        column_types: ``{column: numeric | categorical | binary | drop}`` overriding the detected kind
+            of table columns (see :mod:`vaekit.tabular.columns`).
+        missing: "error" (a missing table cell is an error naming it) or "mask" (missing cells are
+            allowed, marked by one indicator per column and left out of the likelihood).
+        modes: mode-specific normalization of numeric table columns (TVAE): at most this many
+            Bayesian-mixture modes per column; 0 standardizes them instead.
         classes: keep only examples with these labels, in every split (one-class anomaly training:
             ``[0]`` trains on zeros only); None keeps all. Applied after the validation split, so an
             example is in the same split with or without it.
@@ -47,10 +58,14 @@ class DataConfig:
     seed: int = 0
     image_size: list | None = None
     grayscale: bool | None = None
-    label_column: str | None = None
+    test_fraction: float | None = None
+    label_column: str | None = "auto"
     labels_key: str | None = None
     classes: list[int] | None = None
     perturb: float = 0.0
+    column_types: dict | None = None
+    missing: str = "error"
+    modes: int = 0
 
     def __post_init__(self) -> None:
         if self.binarize not in BINARIZE_MODES:
@@ -63,9 +78,27 @@ class DataConfig:
             raise ConfigError("data.classes must name at least one class (or be null for all)")
         if not 0.0 <= self.perturb <= 1.0:
             raise ConfigError(f"data.perturb must lie in [0, 1], got {self.perturb}")
+        if self.test_fraction is not None and not 0.0 <= self.test_fraction < 1.0:
+            raise ConfigError(f"data.test_fraction must lie in [0, 1), got {self.test_fraction}")
+        if (self.test_fraction or 0.0) + self.val_fraction >= 1.0:
+            raise ConfigError("data.test_fraction + data.val_fraction must stay below 1")
+        self._check_table_options()
         if self.image_size is not None and not (
                 len(self.image_size) == 2 and all(isinstance(s, int) and s > 0 for s in self.image_size)):
             raise ConfigError(f"data.image_size must be [height, width] in pixels, got {self.image_size}")
+
+    def _check_table_options(self) -> None:
+        from ..tabular.codec import MISSING_MODES
+        from ..tabular.columns import COLUMN_TYPES
+
+        if self.missing not in MISSING_MODES:
+            raise ConfigError(f"data.missing must be one of {', '.join(MISSING_MODES)}, got {self.missing!r}")
+        bad = {k: v for k, v in (self.column_types or {}).items() if v not in COLUMN_TYPES}
+        if bad:
+            key = next(iter(bad))
+            raise ConfigError(f"data.column_types.{key} must be one of {', '.join(COLUMN_TYPES)}, got {bad[key]!r}")
+        if self.modes < 0 or self.modes == 1:
+            raise ConfigError(f"data.modes must be 0 (off) or at least 2, got {self.modes}")
 
     @property
     def source(self) -> tuple[str, str | None]:
@@ -101,19 +134,36 @@ def align_classes(*splits: Dataset | None) -> None:
         ds.n_classes = n_classes
 
 
-def load_data(cfg: DataConfig) -> tuple[Splits, Preprocessor]:
+def load_data(cfg: DataConfig, columns=None) -> tuple[Splits, Preprocessor]:
     """Load, split and prepare data.
 
+    Args:
+        columns: for table data, the fitted columns to encode with (a run's ``Run.columns``, so new
+            data is read with the run's categories and statistics); None fits them on the training rows.
     Returns:
         The train/val/test splits (val/test binarized once with a fixed seed for dynamic
         binarization; train/val/test binarized once for static) and the per-batch preprocessor.
     """
-    src = load_source(cfg)
+    return prepare(load_source(cfg), cfg, columns)
+
+
+def prepare(src: SourceData, cfg: DataConfig, columns=None) -> tuple[Splits, Preprocessor]:
+    """Split, encode (tables) and prepare what a source read; see :func:`load_data`."""
+    from .tables import TABLE_TEST_FRACTION, encode_splits
+
     train, val, test = src.train, src.val, src.test
     align_classes(train, val, test)
+    test_fraction = cfg.test_fraction if cfg.test_fraction is not None else \
+        TABLE_TEST_FRACTION if src.table is not None else 0.0
+    if test is None and test_fraction > 0:
+        train, test = split_off_test(train, test_fraction, cfg.seed)
     if val is None and cfg.val_fraction > 0:
         train, val = split_off_validation(train, cfg.val_fraction, cfg.seed)
     train, val, test = (keep_classes(ds, cfg.classes) for ds in (train, val, test))
+    if src.table is not None:
+        (train, val, test), columns = encode_splits(src, cfg, columns, (train, val, test))
+    elif columns is not None:
+        raise DataError(f"{train.name}: the model was trained on a table; give table data (csv:FILE)")
     if cfg.perturb > 0:
         train = perturb_once(train, cfg.perturb, cfg.seed + 3)
     if cfg.binarize == "static":
@@ -122,10 +172,10 @@ def load_data(cfg: DataConfig) -> tuple[Splits, Preprocessor]:
         val = None if val is None else binarize_once(val, cfg.seed + 1)
         test = None if test is None else binarize_once(test, cfg.seed + 2)
     mean = std = None
-    if _standardize(cfg, src, train):
+    if src.table is None and _standardize(cfg, src, train):  # tables are encoded standardized
         mean, std = fit_standardizer(train)
     pre = Preprocessor(max_value=train.max_value, binarize=cfg.binarize, mean=mean, std=std)
-    return Splits(train=train, val=val, test=test, likelihood=src.likelihood), pre
+    return Splits(train=train, val=val, test=test, likelihood=src.likelihood, columns=columns), pre
 
 
 def _standardize(cfg: DataConfig, src: SourceData, train: Dataset) -> bool:
@@ -146,5 +196,5 @@ def _standardize(cfg: DataConfig, src: SourceData, train: Dataset) -> bool:
 
 __all__ = [
     "SOURCES", "DataConfig", "Dataset", "DataError", "Preprocessor", "SourceData", "Splits",
-    "batch_indices", "keep_classes", "load_data", "load_source", "n_batches",
+    "batch_indices", "keep_classes", "load_data", "load_source", "n_batches", "prepare",
 ]

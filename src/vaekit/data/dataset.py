@@ -86,13 +86,19 @@ class Dataset:
 
 @dataclass
 class Splits:
-    """Train / validation / test datasets (val and test may be None) and the likelihood their source
-    asks for (``SourceData.likelihood``)."""
+    """Train / validation / test datasets (val and test may be None).
+
+    Attributes:
+        likelihood: the likelihood their source asks for (``SourceData.likelihood``).
+        columns: the fitted columns of table data (a :class:`~vaekit.tabular.codec.TableCodec`:
+            how rows were encoded and decode back), None for other data.
+    """
 
     train: Dataset
     val: Dataset | None = None
     test: Dataset | None = None
     likelihood: str | None = None
+    columns: object | None = None
 
     def get(self, split: str) -> Dataset:
         ds = {"train": self.train, "val": self.val, "valid": self.val, "test": self.test}.get(split)
@@ -112,6 +118,9 @@ class SourceData:
             (True for tabular sources).
         likelihood: the registered likelihood this source's data needs, which ``model.likelihood:
             auto`` resolves to (None: decided from the values, see ``vaekit.likelihoods``).
+        table: for table sources, the cells as read (a :class:`~vaekit.tabular.columns.Table`);
+            ``x`` then holds row numbers ``(N, 1)``, and ``load_data`` splits those rows and
+            encodes them (:mod:`vaekit.tabular.codec`).
     """
 
     train: Dataset
@@ -120,6 +129,7 @@ class SourceData:
     extra: dict = field(default_factory=dict)
     standardize: bool = False
     likelihood: str | None = None
+    table: object | None = None
 
 
 def split_off_validation(train: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
@@ -130,6 +140,28 @@ def split_off_validation(train: Dataset, fraction: float, seed: int) -> tuple[Da
         raise DataError(f"{train.name}: {n} examples are too few for a validation split of {fraction}")
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     return train.subset(perm[n_val:]), train.subset(perm[:n_val])
+
+
+def split_off_test(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
+    """Hold a seeded ``fraction`` of ``ds`` out as test data, stratified by label when labelled.
+
+    Each class gives ``round(fraction * n_class)`` examples (at least one when it has two or more),
+    so rare classes appear in both splits.
+    """
+    g = torch.Generator().manual_seed(seed)
+    groups = [torch.arange(len(ds))] if ds.y is None else [
+        (ds.y == k).nonzero().squeeze(1) for k in torch.unique(ds.y)]
+    test = []
+    for idx in groups:
+        n_test = int(round(len(idx) * fraction))
+        n_test = min(max(n_test, 1 if len(idx) > 1 else 0), len(idx) - 1)
+        test.append(idx[torch.randperm(len(idx), generator=g)[:n_test]])
+    held = torch.cat(test).sort().values
+    keep = torch.ones(len(ds), dtype=torch.bool)
+    keep[held] = False
+    if len(held) == 0 or not keep.any():
+        raise DataError(f"{ds.name}: {len(ds)} examples are too few for a test split of {fraction}")
+    return ds.subset(keep.nonzero().squeeze(1)), ds.subset(held)
 
 
 def batch_indices(n: int, batch_size: int, shuffle: bool, generator: torch.Generator | None = None,

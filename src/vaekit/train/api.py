@@ -28,8 +28,8 @@ from ..errors import CheckpointError, ConfigError, TrainingError
 from ..evaluate.likelihood import elbo_stats
 from ..io import write_json, write_text
 from ..models import VAE, build_model
-from ..run import (Run, build_from_run, load_config, load_state, new_run_dir, open_run, read_info, resolve_likelihood,
-                   save_weights, write_run_files)
+from ..run import (Run, build_from_run, load_config, load_state, new_run_dir, open_run, read_columns, read_info,
+                   resolve_likelihood, save_weights, write_run_files)
 from ..version import __version__
 from . import distributed
 from .checkpoint import CHECKPOINT_DIR, load_checkpoint
@@ -90,13 +90,13 @@ def train(config: RunConfig | dict, finish: Finish | None = None) -> Run:
         seed_everything(cfg.train.seed)
         splits, pre = load_data(cfg.data)
         cfg = resolve_likelihood(cfg, splits, pre)
-        model = build_model(cfg.model, splits.train.sample_shape, splits.train.n_classes)
+        model = build_model(cfg.model, splits.train.sample_shape, splits.train.n_classes, splits.columns)
         trainer = _trainer(model, splits, pre, cfg, device, d)
         info = run_info(cfg, splits, cfg.data.binarize)
         path = None
         if d.main:
             path = new_run_dir(cfg)
-            write_run_files(path, cfg, info, pre)
+            write_run_files(path, cfg, info, pre, splits.columns)
         path = Path(distributed.broadcast_text(str(path), d, device))
         log.info("training %s on %s -> %s", cfg.model.name, cfg.data.spec, path)
         return _fit(trainer, path, info, splits, finish or complete)
@@ -127,7 +127,7 @@ def resume(run_dir: str | Path, overrides: list[tuple[str, object]] = (), finish
     device = resolve_device(cfg.train.device)
     d = distributed.setup(device)
     try:
-        splits, pre = load_data(cfg.data)
+        splits, pre = load_data(cfg.data, read_columns(path))
         resolve_likelihood(cfg, splits, pre)  # checks the saved likelihood against the data
         model = _model_for(cfg, info, splits, path)
         load_state(model, ckpt.model, path / CHECKPOINT_DIR)
@@ -160,7 +160,7 @@ def _model_for(cfg: RunConfig, info: dict, splits: Splits, path: Path) -> VAE:
         raise CheckpointError(f"{path}: data {cfg.data.spec!r} no longer matches the run "
                               f"(run: {seen[0]} examples of shape {seen[1]}, now {len(splits.train)} "
                               f"of {list(splits.train.sample_shape)})")
-    return build_from_run(cfg, info)
+    return build_from_run(cfg, info, splits.columns)
 
 
 def _trainer(model: VAE, splits: Splits, pre, cfg: RunConfig, device: torch.device, d: Dist) -> Trainer:

@@ -1,29 +1,40 @@
-"""CSV tabular data: ``csv:FILE`` (``.csv`` comma- or semicolon-separated, ``.tsv`` tab-separated).
+"""CSV tables: ``csv:FILE`` (``.csv`` comma- or semicolon-separated, ``.tsv`` tab-separated, or gzipped).
 
-Every column except ``data.label_column`` must be numeric (no empty cells, NaN or inf); the features
-load as one float32 ``(N, D)`` tensor. A header row is detected (as :meth:`csv.Sniffer.has_header`
-does: a first row with text where the second row has numbers); without one, ``data.label_column``
-may be a 0-based column index such as ``"4"``. Labels are mapped to ``0..K-1`` in sorted order
-(numerically when all are numbers); the class names are in ``SourceData.extra["classes"]``.
+Columns may be numbers or text; each becomes numeric, categorical or binary (detected, overridable
+with ``data.column_types``; see :mod:`vaekit.tabular.columns`) and is encoded for the model by
+:mod:`vaekit.tabular.codec` after the splits are made. Empty cells (and NA, N/A, NaN, null, ?) are
+errors naming the cell unless ``data.missing: mask``.
 
-CSV data is standardized by default (``data.standardize`` unset): per-feature mean and standard
-deviation of the training split, saved in the run directory (``preprocess.safetensors``) and
-reused when the run is loaded for inference.
+A header row is detected (as :meth:`csv.Sniffer.has_header` does: a first row with text where the
+second row has numbers, or text cells that never recur in their columns); without one, columns are
+named ``"0"``, ``"1"``, ... The label column is ``data.label_column``: a name (or a 0-based index
+without a header), None for no labels, or "auto" (the default): a column named label, class, target
+or y (any case) with at most 100 distinct values that are not fractional numbers, stated in the log.
+Labels are mapped to ``0..K-1`` in sorted order (numerically when all are numbers); the class names
+are in ``SourceData.extra["classes"]``.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ...errors import DataError
+from ...tabular.columns import MISSING_TOKENS, Table
 from .. import SOURCES, DataConfig
 from ..dataset import Dataset, SourceData
 from .common import encode_labels, existing_path, read_bytes
+
+log = logging.getLogger(__name__)
+#: Column names (any case) that ``data.label_column: auto`` takes as the label, in this order.
+LABEL_NAMES = ("label", "class", "target", "y")
+#: Most distinct values of an automatically chosen label column.
+MAX_AUTO_CLASSES = 100
 
 
 def _is_number(cell: str) -> bool:
@@ -64,15 +75,24 @@ def split_header(rows: list[tuple[int, list[str]]], label_column: str | None = N
                  ) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Column names (from a detected header, else ``"0"``, ``"1"``, ...) and the data rows.
 
-    The first row is a header when it has text above a number, or names ``label_column``.
+    The first row is a header when it has text above a number, or names ``label_column``, or holds
+    distinct text cells none of which recurs in its column.
     """
     first = rows[0][1]
     second = rows[1][1] if len(rows) > 1 else [""] * len(first)
     header = any(not _is_number(a) and (_is_number(b) or len(rows) == 1) for a, b in zip(first, second))
-    header = header or (label_column in first and not _is_number(label_column))
+    header = header or (label_column in first and not _is_number(label_column)) or _text_header(rows)
     if header:
         return first, rows[1:]
     return [str(j) for j in range(len(first))], rows
+
+
+def _text_header(rows: list[tuple[int, list[str]]], look: int = 1000) -> bool:
+    """All-text tables: a first row of distinct names that never appear again in their columns."""
+    first = rows[0][1]
+    if len(rows) < 2 or len(set(first)) < len(first) or any(not c or _is_number(c) for c in first):
+        return False
+    return not any(cells[j] == first[j] for _, cells in rows[1:look] for j in range(len(first)))
 
 
 def _label_index(columns: list[str], label_column: str | None, name: str) -> int | None:
@@ -83,57 +103,66 @@ def _label_index(columns: list[str], label_column: str | None, name: str) -> int
     raise DataError(f"{name}: no label column {label_column!r} (columns: {', '.join(columns[:20])})")
 
 
-def _features(rows: list[tuple[int, list[str]]], columns: list[str], name: str) -> np.ndarray:
-    """``(N, D)`` float32 features; the first non-numeric, NaN or inf cell is named in the error."""
-    try:
-        with np.errstate(over="ignore"):
-            x = np.array([cells for _, cells in rows], dtype=np.float64).astype(np.float32)  # (N, D)
-    except ValueError:
-        for line, cells in rows:
-            for column, cell in zip(columns, cells):
-                if not _is_number(cell):
-                    what = "an empty cell" if not cell else f"non-numeric value {cell[:30]!r}"
-                    raise DataError(f"{name}: line {line}, column {column!r}: {what} (features must be numbers)")
-        raise DataError(f"{name}: features are not all numbers") from None
-    bad = np.argwhere(~np.isfinite(x))
-    if len(bad):
-        i, j = bad[0]
-        raise DataError(f"{name}: line {rows[i][0]}, column {columns[j]!r}: NaN or inf (or too large for float32)")
-    return x
+def _auto_label(columns: list[str], rows: list[tuple[int, list[str]]], name: str) -> str | None:
+    """The column taken as the label by ``data.label_column: auto`` (see the module docstring)."""
+    for want in LABEL_NAMES:
+        for j, column in enumerate(columns):
+            if column.strip().lower() != want:
+                continue
+            values = {cells[j] for _, cells in rows}
+            fractional = all(_is_number(v) for v in values) and any(float(v) % 1 for v in values if v)
+            if len(values) <= MAX_AUTO_CLASSES and not fractional:
+                log.info("%s: column %r is the label (data.label_column: null keeps it a feature)", name, column)
+                return column
+            log.info("%s: column %r has %d distinct values%s: kept as a feature (data.label_column names "
+                     "a label column)", name, column, len(values), ", fractional" if fractional else "")
+    return None
 
 
-def parse_csv(data: bytes, name: str, label_column: str | None = None, delimiter: str | None = None
-              ) -> tuple[np.ndarray, np.ndarray | None, dict]:
+def _labels(rows: list[tuple[int, list[str]]], j: int, column: str, name: str) -> tuple[np.ndarray, list[str]]:
+    labels = [cells[j] for _, cells in rows]
+    empty = next((line for (line, _), v in zip(rows, labels) if v.lower() in MISSING_TOKENS), None)
+    if empty is not None:
+        raise DataError(f"{name}: line {empty}: empty label in column {column!r}")
+    return encode_labels(labels)
+
+
+def parse_csv(data: bytes, name: str, label_column: str | None = "auto", delimiter: str | None = None
+              ) -> tuple[Table, np.ndarray | None, dict]:
     """Decode CSV bytes.
 
     Returns:
-        features ``(N, D)`` float32, labels ``(N,)`` int64 or None, and ``{"columns", "classes"}``.
+        the feature cells as a :class:`~vaekit.tabular.columns.Table` (text, indexed by line
+        number), labels ``(N,)`` int64 or None, and ``{"columns", "classes", "label", "order"}``.
     """
-    columns, rows = split_header(read_rows(data, name, delimiter), label_column)
+    import pandas as pd
+
+    explicit = label_column if label_column != "auto" else None
+    columns, rows = split_header(read_rows(data, name, delimiter), explicit)
     if not rows:
         raise DataError(f"{name}: a header but no data rows")
-    j = _label_index(columns, label_column, name)
-    y, classes = None, []
-    if j is not None:
-        labels = [cells[j] for _, cells in rows]
-        empty = next((line for (line, _), v in zip(rows, labels) if not v), None)
-        if empty is not None:
-            raise DataError(f"{name}: line {empty}: empty label in column {columns[j]!r}")
-        y, classes = encode_labels(labels)
-        rows = [(line, cells[:j] + cells[j + 1:]) for line, cells in rows]
-        columns = columns[:j] + columns[j + 1:]
-    if not columns:
+    twice = next((c for c in columns if columns.count(c) > 1), None)
+    if twice is not None:
+        raise DataError(f"{name}: column name {twice!r} appears twice")
+    label = _auto_label(columns, rows, name) if label_column == "auto" else label_column
+    j = _label_index(columns, label, name)
+    y, classes = _labels(rows, j, columns[j], name) if j is not None else (None, [])
+    frame = pd.DataFrame([cells for _, cells in rows], columns=columns, index=[line for line, _ in rows], dtype=object)
+    features = [c for c in columns if c != label]
+    if not features:
         raise DataError(f"{name}: no feature columns besides the label column")
-    return _features(rows, columns, name), y, {"columns": columns, "classes": classes}
+    extra = {"columns": features, "classes": classes, "label": None if j is None else columns[j], "order": columns}
+    return Table(frame[features], name, "line"), y, extra
 
 
 def read_csv(path: Path, cfg: DataConfig) -> SourceData:
-    """One CSV file as training data, standardized by default."""
+    """One CSV file as a table source: row numbers in ``x``, the cells in ``table``."""
     delimiter = "\t" if ".tsv" in (s.lower() for s in path.suffixes) else None
-    x, y, extra = parse_csv(read_bytes(path), str(path), cfg.label_column, delimiter)
-    ds = Dataset(x=torch.from_numpy(x), y=None if y is None else torch.from_numpy(y), max_value=1.0,
+    table, y, extra = parse_csv(read_bytes(path), str(path), cfg.label_column, delimiter)
+    rows = torch.arange(len(table.frame)).unsqueeze(1)  # (N, 1) row numbers, split like examples
+    ds = Dataset(x=rows, y=None if y is None else torch.from_numpy(y), max_value=1.0,
                  n_classes=len(extra["classes"]) or None, name=str(path))
-    return SourceData(train=ds, extra=extra, standardize=True)
+    return SourceData(train=ds, extra=extra, likelihood="tabular", table=table)
 
 
 @SOURCES.register("csv")
