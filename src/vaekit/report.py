@@ -76,8 +76,8 @@ def build_report(run: Run, ds: Dataset | None = None, history: list[dict] | None
             notes.append(f"data pictures left out: {exc}")
     with evaluating(run.model):
         pictures = _pictures(run, ds, history)
-    body = [_header(run, notes), _metrics_section(run, history), *pictures, _config_section(run),
-            _epochs_section(history)]
+    body = [_header(run, notes), _metrics_section(run, history), *pictures, _table_section(run),
+            _config_section(run), _epochs_section(history)]
     title = f"vaekit report: {run.path.name}"
     return (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{_esc(title)}</title>\n"
             f"<style>{STYLE}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n")
@@ -121,6 +121,43 @@ def _latent_figures(run: Run, ds: Dataset, x: torch.Tensor, y: torch.Tensor | No
         out.append(_figure("Projection of the latent space", figures.projection_figure(latent.project(emb.mu), emb.y),
                            "PCA of the posterior means, coloured by label."))
     return out
+
+
+def _table_section(run: Run) -> str:
+    """Runs on a table: synthetic rows against held-out real ones (``vaekit.latent.tables.fidelity``)."""
+    if run.columns is None:
+        return ""
+    from .latent.tables import fidelity
+    from .tabular.fidelity import marginals_figure
+
+    title = "<h2>Synthetic rows vs real rows</h2>\n"
+    try:
+        with evaluating(run.model):
+            rep, real, synthetic = fidelity(run)
+    except VaekitError as exc:
+        return f"{title}<p class=\"note\">left out: {_esc(exc)}</p>"
+    head = "<tr><th>column</th><th>kind</th><th>distance</th><th>real (held out)</th><th>synthetic</th></tr>"
+    rows = "".join(f"<tr><td>{_esc(c['name'])}</td><td>{_esc(c['kind'])}</td><td class=\"num\">{c['metric']} "
+                   f"{_num(c['distance'])}</td><td>{_esc(c['real'])}</td><td>{_esc(c['synthetic'])}</td></tr>"
+                   for c in rep["columns"])
+    corr, cont, use = rep["correlation"], rep["contingency"], rep["utility"]
+    facts = [f"{rep['n_synthetic']} rows drawn (z ~ N(0, I), x ~ p(x|z)) against {rep['n_real']} real "
+             f"{rep['split']} rows the model never trained on. KS: Kolmogorov-Smirnov statistic of a numeric "
+             f"column; TV: total variation of a categorical or binary one (0 = identical marginals, 1 = disjoint); "
+             f"mean over columns {_num(rep['mean_column_distance'])}.",
+             f"Pearson correlation difference, mean |r_real - r_synthetic| over {corr['pairs']} pairs of numeric and "
+             f"binary columns: {_num(corr['mean'])} (largest {_num(corr['max'])}); contingency TV over "
+             f"{cont['pairs']} pairs of categorical/binary columns: {_num(cont['mean'])}."]
+    if use:
+        facts.append(f"Classifier accuracy predicting <code>{_esc(use['target'])}</code> on the real held-out rows "
+                     f"(random forest): trained on real rows (TRTR) {_num(use['trtr_accuracy'])}, trained on "
+                     f"synthetic rows (TSTR) {_num(use['tstr_accuracy'])}; majority class {_num(use['majority_accuracy'])}.")
+    else:
+        facts.append("No TSTR/TRTR accuracy: the synthetic rows have no categorical or binary column to predict.")
+    paragraphs = "".join(f"<p>{f}</p>" for f in facts)
+    figure = _figure("Marginals", marginals_figure(real, synthetic, {c["name"]: c["kind"] for c in rep["columns"]}),
+                     "Histograms and category frequencies of real held-out and synthetic rows (at most 12 columns).")
+    return f"{title}{paragraphs}<table>{head}{rows}</table>\n{figure}"
 
 
 def _figure(title: str, fig, caption: str) -> str:

@@ -43,3 +43,25 @@ def overrides_from_args(args: argparse.Namespace, extra: dict[str, str] | None =
     keys = {**FLAG_KEYS, **(extra or {})}
     pairs = [(key, getattr(args, attr)) for attr, key in keys.items() if getattr(args, attr, None) is not None]
     return pairs + [parse_override(text) for text in args.set]
+
+
+def add_data_set_arg(p: argparse.ArgumentParser) -> None:
+    """--set data.KEY=VALUE: the data options of ``train`` for the data a command reads."""
+    p.add_argument("--set", metavar="data.KEY=VALUE", action="append", default=[], dest="data_set",
+                   help="a data option for --data, as in train, e.g. --set data.label_column=cls (repeatable)")
+
+
+def data_overrides(args: argparse.Namespace) -> dict:
+    """``{key: value}`` of the --set data.KEY=VALUE pairs (keys without the ``data.`` prefix)."""
+    from ..config import from_dict
+    from ..data import DataConfig
+    from ..errors import ConfigError
+
+    out = {}
+    for text in getattr(args, "data_set", []):
+        key, value = parse_override(text)
+        if "." in key and not key.startswith("data."):
+            raise ConfigError(f"--set {key}: only data options apply here (data.KEY=VALUE)")
+        out[key.removeprefix("data.")] = value
+    from_dict(DataConfig, out, "data.")  # unknown keys and wrong types fail here, naming the key
+    return out

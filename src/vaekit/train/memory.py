@@ -1,0 +1,76 @@
+"""``vaekit.fit(x, ...)``: train on arrays or DataFrames in memory, without a run folder.
+
+The same data preparation, model and training loop as ``vaekit.train``; nothing is written. The
+returned :class:`~vaekit.run.Run` has ``path`` None and the best-validation weights (the last when
+there is no validation split).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+import torch
+
+from ..version import __version__
+from ..config import from_dict
+from ..data import prepare
+from ..data.memory import from_memory
+from ..device import resolve_device
+from ..models import build_model
+from ..run import Run
+from .config import RunConfig
+from .loop import Trainer
+
+log = logging.getLogger(__name__)
+
+
+def fit(x, y=None, config: RunConfig | dict | None = None) -> Run:
+    """Train a model on ``x`` held in memory.
+
+    Args:
+        x: a NumPy array of images ``(N, H, W)``, ``(N, H, W, C)``, ``(N, C, H, W)`` or vectors
+            ``(N, D)`` (8-bit integers are scaled to [0, 1] as in ``npz`` files), or a pandas DataFrame
+            (a table: columns detected and encoded as for ``csv`` files).
+        y: ``(N,)`` labels (conditional models, ``data.classes``), or None.
+        config: a run config (dict or :class:`RunConfig`); ``data.spec``, ``name`` and ``out_dir`` are
+            ignored. When a dict does not set ``model.likelihood``, the data's own is used (``tabular``
+            for DataFrames), as ``model.likelihood: auto`` does.
+    Returns the trained run (``run.model`` in eval mode, ``run.preprocessor``, ``run.columns`` for tables).
+    """
+    src = from_memory(x, y)
+    cfg = _config(config, src.likelihood)
+    splits, pre = prepare(src, cfg.data)
+    device = resolve_device(cfg.train.device)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(cfg.train.seed)
+        model = build_model(cfg.model, splits.train.sample_shape, splits.train.n_classes, splits.columns)
+        trainer = Trainer(model, splits, pre, cfg.train, device)
+        best = {}
+        trainer.on_epoch_end.append(lambda t, row: best.update(row["best"] and {"state": _copy(t.model)} or {}))
+        history = trainer.fit()
+    model.load_state_dict(best.get("state") or model.state_dict())
+    info = {"vaekit_version": __version__, "model": cfg.model.name, "data_spec": "memory",
+            "sample_shape": list(splits.train.sample_shape), "n_classes": splits.train.n_classes,
+            "max_value": splits.train.max_value, "binarize": cfg.data.binarize, "is_image": splits.train.is_image,
+            "n_train": len(splits.train), "n_val": len(splits.val) if splits.val else 0, "status": "finished",
+            "epochs_done": len(history), "best_epoch": trainer.state.best_epoch, "history": history}
+    log.info("trained %s in memory on %d examples", cfg.model.name, len(splits.train))
+    return Run(path=None, config=cfg, info=info, model=model.eval(), preprocessor=pre, columns=splits.columns)
+
+
+def _copy(model: torch.nn.Module) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _config(config: RunConfig | dict | None, likelihood: str | None) -> RunConfig:
+    if isinstance(config, RunConfig):
+        return copy.deepcopy(config)
+    data = copy.deepcopy(config or {})
+    if likelihood and "likelihood" not in (data.get("model") or {}):
+        data.setdefault("model", {})["likelihood"] = likelihood
+    data.get("data", {}).pop("spec", None)
+    return from_dict(RunConfig, data)
+
+
+__all__ = ["fit"]
