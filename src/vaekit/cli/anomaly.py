@@ -1,6 +1,6 @@
 """``vaekit anomaly``: score examples, evaluate detection honestly, train on the normal classes.
 
-- ``vaekit anomaly score RUN --data SPEC --score nll[,kl] [--out FILE.csv]``
+- ``vaekit anomaly score RUN --data SPEC --score nll[,kl] [--columns] [--out FILE.csv]``
 - ``vaekit anomaly eval RUN --anomalous SPEC [--normal SPEC]`` or ``--data SPEC --normal-classes 0[,1]``
 - ``vaekit anomaly fit --data SPEC --normal-classes 0 [train options] [--perturb RATE]``
 """
@@ -12,9 +12,9 @@ import math
 from pathlib import Path
 
 from . import Parser
-from .common import add_config_args
+from .common import add_config_args, add_data_set_arg, data_overrides
 
-SCORE_HELP = "nelbo, nll, recon, kl, complexity, llr (needs --background)"
+SCORE_HELP = "nelbo, nll, recon, recon_nll, kl, complexity (images), llr (needs --background)"
 
 
 def register(sub) -> None:
@@ -59,6 +59,7 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--elbo-samples", type=int, default=8, help="posterior draws averaged in nelbo/kl (default 8)")
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--seed", type=int, default=0, help="seed of the posterior draws")
+    add_data_set_arg(p)
 
 
 def _register_score(actions) -> None:
@@ -66,7 +67,11 @@ def _register_score(actions) -> None:
     _add_scoring_args(p)
     p.add_argument("--data", metavar="SPEC", help="examples to score (default: the run's data); "
                    "its test split when it has one, else all of it")
-    p.add_argument("--score", type=_name_list, default=["nll"], metavar="S[,S]", help=f"{SCORE_HELP}; default nll")
+    p.add_argument("--score", type=_name_list, metavar="S[,S]",
+                   help=f"{SCORE_HELP}; default nll, for tables the tabular recipe's score (recon_nll)")
+    p.add_argument("--columns", action="store_true",
+                   help="tables: add each column's contribution -log p(x_c | z = mu(x)) (which columns made a row "
+                        "anomalous), one CSV column 'column:NAME' each")
     p.add_argument("--out", metavar="FILE.csv", help="write the CSV here (default: standard output)")
     p.set_defaults(func=run_score)
 
@@ -80,7 +85,8 @@ def _register_eval(actions) -> None:
     p.add_argument("--data", metavar="SPEC", help="labelled data for the one-class protocol (default: the run's)")
     p.add_argument("--normal-classes", type=_class_list, metavar="C[,C]",
                    help="normal classes of --data (default: the run's data.classes)")
-    p.add_argument("--scores", type=_name_list, metavar="S[,S]", help=f"{SCORE_HELP}; default all")
+    p.add_argument("--scores", type=_name_list, metavar="S[,S]",
+                   help=f"{SCORE_HELP}; default: every score that fits the data (no complexity for vectors and tables)")
     p.add_argument("--quantile", type=_quantile, default=0.95,
                    help="threshold = this quantile of normal validation scores (default 0.95: 5%% FPR)")
     p.add_argument("--hist", metavar="FILE.png", help="histogram path (default RUN/anomaly_hist.png)")
@@ -122,13 +128,20 @@ def _scorer(run, bg, *datasets):
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from ..evaluate.anomaly import evaluation_data, score_dataset, scores_csv
+    from ..evaluate.anomaly import TABLE_SCORE, column_contributions, evaluation_data, score_dataset, scores_csv
     from ..io import write_text
 
     run, bg, opts = _open(args)
-    ds = evaluation_data(run.config.data, args.data)
+    ds = evaluation_data(run.config.data, args.data, run.columns, data_overrides(args))
     background = _scorer(run, bg, ds)
-    scores = score_dataset(run.model, ds, run.preprocessor, args.score, opts, background)
+    names = args.score or [TABLE_SCORE if run.columns is not None else "nll"]
+    scores = score_dataset(run.model, ds, run.preprocessor, names, opts, background)
+    if args.columns:
+        if run.columns is None:
+            from ..errors import ConfigError
+            raise ConfigError("--columns needs a run trained on a table")
+        contrib = column_contributions(run.model, ds, run.preprocessor, args.batch_size)
+        scores.update({f"column:{name}": contrib[:, j] for j, name in enumerate(run.columns.names)})
     text = scores_csv(scores, ds.y)
     if args.out:
         write_text(args.out, text)
@@ -143,30 +156,32 @@ def _detection_sets(args: argparse.Namespace, run):
     from ..errors import ConfigError
     from ..evaluate.anomaly import one_class_sets, two_source_sets
 
-    cfg = run.config.data
+    cfg, columns, overrides = run.config.data, run.columns, data_overrides(args)
     if args.normal or args.anomalous:
         if args.data or args.normal_classes:
             raise ConfigError("--normal/--anomalous and --data/--normal-classes are two protocols: give one")
         if not args.anomalous:
             raise ConfigError("--normal needs --anomalous (the anomalous test examples)")
         normal = args.normal or f"{cfg.spec} (test split)"
-        return two_source_sets(cfg, args.anomalous, args.normal), f"normal {normal} vs anomalous {args.anomalous}"
+        return (two_source_sets(cfg, args.anomalous, args.normal, columns, overrides),
+                f"normal {normal} vs anomalous {args.anomalous}")
     classes = args.normal_classes or cfg.classes
     if classes is None:
         raise ConfigError("give --normal-classes (the run was trained on all classes) or --normal/--anomalous")
     spec = args.data or cfg.spec
-    return one_class_sets(cfg, classes, spec), f"one-class protocol on {spec}, normal classes {classes}"
+    return (one_class_sets(cfg, classes, spec, columns, overrides),
+            f"one-class protocol on {spec}, normal classes {classes}")
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from ..evaluate.anomaly import DEFAULT_SCORES, evaluate_scores, histogram_figure, score_dataset
+    from ..evaluate.anomaly import default_scores, evaluate_scores, histogram_figure, score_dataset
     from ..io import write_json
     from ..viz import save_figure
 
     run, bg, opts = _open(args)
     sets, protocol = _detection_sets(args, run)
     background = _scorer(run, bg, sets.val, sets.normal, sets.anomalous)
-    names = args.scores or [*DEFAULT_SCORES, *(["llr"] if background else [])]
+    names = args.scores or [*default_scores(sets.normal), *(["llr"] if background else [])]
     scores = {part: score_dataset(run.model, getattr(sets, part), run.preprocessor, names, opts, background)
               for part in ("val", "normal", "anomalous")}
     results = evaluate_scores(scores["val"], scores["normal"], scores["anomalous"], args.quantile)

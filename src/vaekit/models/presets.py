@@ -66,3 +66,8 @@ preset("factorvae-conv", {"model": {"name": "factor_vae", "gamma": 10.0, "latent
 # Conditional VAE on the seed MLP (one-hot labels into encoder and decoder).
 preset("cvae-mlp", {"model": {"name": "cvae", "latent_dim": 20,
                               "net": {"body": "mlp", "hidden": [400], "activation": "relu"}}})
+# Tables (the default tabular anomaly recipe, bench/anomaly_tabular.py): the tabular likelihood, a small
+# MLP and a small latent space, many epochs (tables are small), scored with the recon_nll score.
+preset("tabular", {"model": {"name": "vae", "latent_dim": 4, "likelihood": "tabular",
+                             "net": {"body": "mlp", "hidden": [64], "activation": "relu"}},
+                   "train": {"epochs": 200, "batch_size": 32, "lr": 1e-3}})

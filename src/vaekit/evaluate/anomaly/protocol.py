@@ -32,30 +32,33 @@ class DetectionSets:
     anomalous: Dataset
 
 
-def validation_data(cfg: DataConfig, classes: list[int] | None = None) -> Dataset:
+def validation_data(cfg: DataConfig, classes: list[int] | None = None, columns=None) -> Dataset:
     """The validation split of a run's data config (restricted to ``classes`` when given).
 
     An example is in this split whatever ``data.classes`` the run used, so it was never trained on.
+    ``columns`` are the run's table columns (``Run.columns``) for table data.
     """
     cfg = replace(cfg, perturb=0.0, classes=classes or cfg.classes)
-    splits, _ = load_data(cfg)
+    splits, _ = load_data(cfg, columns)
     if splits.val is None:
         raise DataError(f"{cfg.spec}: the run has no validation split to pick a threshold on "
                         "(it was trained with data.val_fraction 0)")
     return splits.val
 
 
-def evaluation_data(cfg: DataConfig, spec: str | None = None) -> Dataset:
+def evaluation_data(cfg: DataConfig, spec: str | None = None, columns=None, overrides: dict | None = None) -> Dataset:
     """The examples of ``spec`` to score: its test split when it has one, else all of its examples.
 
     Args:
         cfg: the run's data config; supplies the reading options (CSV label column, image size...).
         spec: the data to score (default: the run's own, which then needs a test split).
+        columns: the run's table columns (``Run.columns``): tables are encoded as the run's were.
+        overrides: data options for ``spec`` (``{"label_column": "cls"}``), as ``train`` takes them.
     Binarized runs get a fixed binarization, as their own evaluation data does.
     """
     own = spec is None or spec == cfg.spec
-    cfg = replace(cfg, spec=spec or cfg.spec, classes=None, perturb=0.0, val_fraction=0.0)
-    splits, _ = load_data(cfg)
+    cfg = replace(cfg, spec=spec or cfg.spec, classes=None, perturb=0.0, val_fraction=0.0, **(overrides or {}))
+    splits, _ = load_data(cfg, columns)
     if splits.test is not None:
         return splits.test
     if own:
@@ -64,7 +67,8 @@ def evaluation_data(cfg: DataConfig, spec: str | None = None) -> Dataset:
     return binarize_once(splits.train, cfg.seed + 2) if cfg.binarize == "dynamic" else splits.train
 
 
-def one_class_sets(cfg: DataConfig, normal_classes: list[int], spec: str | None = None) -> DetectionSets:
+def one_class_sets(cfg: DataConfig, normal_classes: list[int], spec: str | None = None, columns=None,
+                   overrides: dict | None = None) -> DetectionSets:
     """One-class protocol on labelled data: ``normal_classes`` are normal, every other class anomalous.
 
     Args:
@@ -72,23 +76,28 @@ def one_class_sets(cfg: DataConfig, normal_classes: list[int], spec: str | None 
             the normal classes (the examples a run trained with ``data.classes`` validated on).
         normal_classes: labels of the normal examples.
         spec: the labelled data to test on (see :func:`evaluation_data`); default the run's own.
+        columns, overrides: as for :func:`evaluation_data`.
     """
-    test = evaluation_data(cfg, spec)
+    test = evaluation_data(cfg, spec, columns, overrides)
     if test.y is None:
         raise DataError(f"{test.name}: the one-class protocol needs labelled data")
     is_normal = torch.isin(test.y, torch.tensor(normal_classes))  # (N,)
     if is_normal.all() or not is_normal.any():
         raise DataError(f"{test.name}: classes {normal_classes} leave no normal or no anomalous test examples")
-    return DetectionSets(val=validation_data(cfg, normal_classes),
+    return DetectionSets(val=validation_data(cfg, normal_classes, columns),
                          normal=test.subset(is_normal.nonzero().squeeze(1)),
                          anomalous=test.subset((~is_normal).nonzero().squeeze(1)))
 
 
-def two_source_sets(cfg: DataConfig, anomalous_spec: str, normal_spec: str | None = None) -> DetectionSets:
+def two_source_sets(cfg: DataConfig, anomalous_spec: str, normal_spec: str | None = None, columns=None,
+                    overrides: dict | None = None) -> DetectionSets:
     """Anomalous test examples from one source, normal ones from another (default: the run's own test
-    split, restricted to its ``data.classes``); the threshold uses the run's validation split."""
-    normal = evaluation_data(cfg, normal_spec) if normal_spec else keep_classes(evaluation_data(cfg), cfg.classes)
-    return DetectionSets(val=validation_data(cfg), normal=normal, anomalous=evaluation_data(cfg, anomalous_spec))
+    split, restricted to its ``data.classes``); the threshold uses the run's validation split.
+    ``columns``, ``overrides``: as for :func:`evaluation_data` (the overrides apply to both specs)."""
+    normal = evaluation_data(cfg, normal_spec, columns, overrides) if normal_spec else \
+        keep_classes(evaluation_data(cfg, columns=columns), cfg.classes)
+    return DetectionSets(val=validation_data(cfg, columns=columns), normal=normal,
+                         anomalous=evaluation_data(cfg, anomalous_spec, columns, overrides))
 
 
 def evaluate_scores(val: dict[str, np.ndarray], normal: dict[str, np.ndarray], anomalous: dict[str, np.ndarray],

@@ -7,6 +7,9 @@ Every score is "higher = more anomalous" and per example; all but ``recon`` are 
 - ``nll``: importance-sampled negative log-likelihood -log (1/k) sum_i p(x, z_i) / q(z_i|x)
   (Burda et al. 2015, Eq. 8).
 - ``recon``: squared reconstruction error ||x - E[x | z = mu(x)]||^2 in model space (no likelihood).
+- ``recon_nll``: -log p(x | z = mu(x)), the likelihood term at the posterior mean (no sampling, so
+  the same row always gets the same score); for tables it is the sum of the per-column
+  contributions of :func:`column_contributions`.
 - ``kl``: the rate KL(q(z|x) || p(z)) alone.
 - ``complexity``: ``nll`` minus the input's compressed length L(x) in nats, the input-complexity
   corrected score S(x) = -log p(x) - L(x) of Serra et al. 2020 (Eq. 2). L(x) comes from a standard
@@ -43,8 +46,18 @@ from ..likelihood import elbo_per_example, iw_log_likelihood
 
 #: name -> function(DatasetScores) -> (N,) float64 score tensor
 SCORES: Registry = Registry("anomaly score")
-#: Scores computed from the model alone (``llr`` also needs a background model).
+#: Scores computed from the model alone for images (``llr`` also needs a background model).
 DEFAULT_SCORES = ("nelbo", "nll", "recon", "kl", "complexity")
+#: ... and for vectors and tables: a PNG/zlib code length of a table row means nothing.
+VECTOR_SCORES = ("nelbo", "nll", "recon", "recon_nll", "kl")
+#: The score of the default tabular recipe (the ``tabular`` preset; bench/anomaly_tabular.py).
+TABLE_SCORE = "recon_nll"
+
+
+def default_scores(ds: Dataset) -> tuple[str, ...]:
+    """The scores reported by default for ``ds``: :data:`DEFAULT_SCORES` for images, else
+    :data:`VECTOR_SCORES` (no compression score)."""
+    return DEFAULT_SCORES if ds.is_image else VECTOR_SCORES
 
 
 @dataclass
@@ -141,6 +154,13 @@ def recon_score(d: DatasetScores) -> torch.Tensor:
     return torch.cat(errors).double().cpu()
 
 
+@SCORES.register("recon_nll")
+def recon_nll_score(d: DatasetScores) -> torch.Tensor:
+    with evaluating(d.model):
+        parts = [-d.model.decode(d.model.encode(x, y).mean, y).log_prob(x) for x, y in d.batches()]  # (B,)
+    return torch.cat(parts).double().cpu()
+
+
 @SCORES.register("nll")
 def nll_score(d: DatasetScores) -> torch.Tensor:
     return d.nll
@@ -184,6 +204,23 @@ def _png(img: torch.Tensor) -> bytes:
     buf = io.BytesIO()
     (pil.convert("1") if binary else pil).save(buf, format="PNG", compress_level=9)
     return buf.getvalue()
+
+
+@torch.inference_mode()
+def column_contributions(model: VAE, ds: Dataset, pre: Preprocessor, batch_size: int = 500) -> np.ndarray:
+    """Which columns make a table row anomalous: -log p(x_c | z = mu(x)) per row and column, nats.
+
+    Needs the ``tabular`` likelihood (one distribution per column); a missing cell contributes 0.
+    Returns ``(N, C)`` float64 in the order of ``ds`` and of the run's columns; each row sums to its
+    ``recon_nll`` score.
+    """
+    if not hasattr(model.likelihood_cls, "log_prob_columns"):
+        raise ConfigError(f"per-column contributions need the tabular likelihood (the model uses "
+                          f"{model.config.likelihood!r})")
+    d = DatasetScores(model, pre, ds, ScoreOptions(batch_size=batch_size))
+    with evaluating(model):
+        parts = [-model.decode(model.encode(x, y).mean, y).log_prob_columns(x) for x, y in d.batches()]  # (B, C)
+    return torch.cat(parts).double().cpu().numpy()
 
 
 @torch.inference_mode()
