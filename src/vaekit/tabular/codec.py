@@ -190,8 +190,8 @@ def _fit_column(fit: Table, whole: Table, name: str, kind: str, start: int, stan
     values = numbers(fit.frame[name])
     values = values[~missing_mask(fit.frame[name])]
     _check_numbers(fit, name)
-    present = fit.frame[name][~missing_mask(fit.frame[name])]
-    col = Column(name, kind, start, 1, integer=bool(np.all(np.mod(values, 1) == 0)), decimals=decimals(present),
+    places = decimals(fit.frame[name][~missing_mask(fit.frame[name])])
+    col = Column(name, kind, start, 1, integer=bool(np.all(np.mod(values, 1) == 0)) and not places, decimals=places,
                  low=finite_or_none(values.min()) if len(values) else None,
                  high=finite_or_none(values.max()) if len(values) else None)
     if standardize and len(values):

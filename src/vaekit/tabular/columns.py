@@ -70,7 +70,7 @@ class Column:
             columns); None for numeric columns.
         mean, std: standardization of a numeric column (0 and 1 when data.standardize is off).
         modes: ``[[weight, mean, std], ...]`` of mode-specific normalization, or None.
-        integer: a numeric column of whole numbers (decoded values are rounded).
+        integer: a numeric column of whole numbers written without decimals (decoded as integers).
         decimals: most digits after the decimal point in the column's text cells (decoded values are
             rounded to them), None when unknown (typed numbers, exponent notation).
         low, high: range of a numeric column in the fitted rows (decoded values are clipped to it).

@@ -122,8 +122,8 @@ def contingency_difference(real: "pd.DataFrame", synthetic: "pd.DataFrame", kind
 
 
 def utility(train: "pd.DataFrame", synthetic: "pd.DataFrame", test: "pd.DataFrame", kinds: dict[str, str],
-            target: str, seed: int = 0) -> dict:
-    """TSTR vs TRTR accuracy of a random forest predicting ``target`` from the other columns.
+            target: str, seed: int = 0, trees: int = 100) -> dict:
+    """TSTR vs TRTR accuracy of a random forest (``trees`` trees) predicting ``target`` from the other columns.
 
     Returns ``{target, trtr_accuracy, tstr_accuracy, majority_accuracy, n_train, n_synthetic, n_test}``;
     the majority baseline predicts the most frequent real training class.
@@ -136,8 +136,8 @@ def utility(train: "pd.DataFrame", synthetic: "pd.DataFrame", test: "pd.DataFram
         raise DataError(f"the target column {target!r} is empty in one of the tables")
     y_train, y_syn, y_test = (_as_text(f[target]) for f in (train, synthetic, test))
     keep = y_test.notna().to_numpy()
-    trtr = _classifier(features, seed).fit(_x(train, features), y_train.fillna("?")).predict(_x(test, features))
-    tstr = _classifier(features, seed).fit(_x(synthetic, features), y_syn.fillna("?")).predict(_x(test, features))
+    trtr = _classifier(features, seed, trees).fit(_x(train, features), y_train.fillna("?")).predict(_x(test, features))
+    tstr = _classifier(features, seed, trees).fit(_x(synthetic, features), y_syn.fillna("?")).predict(_x(test, features))
     truth = y_test.to_numpy()[keep]
     majority = y_train.value_counts().index[0]
     return {"target": target, "trtr_accuracy": float(np.mean(trtr[keep] == truth)),
@@ -155,7 +155,7 @@ def _x(frame: "pd.DataFrame", features: dict[str, str]) -> "pd.DataFrame":
     return out
 
 
-def _classifier(features: dict[str, str], seed: int):
+def _classifier(features: dict[str, str], seed: int, trees: int):
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.impute import SimpleImputer
@@ -166,11 +166,12 @@ def _classifier(features: dict[str, str], seed: int):
     other = [n for n, k in features.items() if k != "numeric"]
     prep = ColumnTransformer([("num", SimpleImputer(strategy="median", keep_empty_features=True), numeric),
                               ("cat", OneHotEncoder(handle_unknown="ignore"), other)])
-    return make_pipeline(prep, RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=1))
+    return make_pipeline(prep, RandomForestClassifier(n_estimators=trees, random_state=seed, n_jobs=1))
 
 
 def fidelity_report(real: "pd.DataFrame", synthetic: "pd.DataFrame", kinds: dict[str, str],
-                    train: "pd.DataFrame | None" = None, target: str | None = None, seed: int = 0) -> dict:
+                    train: "pd.DataFrame | None" = None, target: str | None = None, seed: int = 0,
+                    trees: int = 100) -> dict:
     """Every measure above in one JSON-ready dict.
 
     Args:
@@ -180,6 +181,7 @@ def fidelity_report(real: "pd.DataFrame", synthetic: "pd.DataFrame", kinds: dict
         train: real training rows for TRTR (None: no usefulness section).
         target: the column the classifier predicts (None: the label, else the last categorical or
             binary column, else no usefulness section).
+        trees: trees of the random forest.
     Returns ``{columns, mean_column_distance, correlation, contingency, utility}`` (``utility`` is None
     when there is no target or no training rows).
     """
@@ -188,7 +190,7 @@ def fidelity_report(real: "pd.DataFrame", synthetic: "pd.DataFrame", kinds: dict
     target = target or next((n for n in reversed(list(kinds)) if kinds[n] != "numeric"), None)
     use = None
     if train is not None and target is not None and target in synthetic.columns:
-        use = utility(train, synthetic, real, kinds, target, seed)
+        use = utility(train, synthetic, real, kinds, target, seed, trees)
     return {"columns": columns, "mean_column_distance": float(np.mean(distances)) if distances else math.nan,
             "correlation": correlation_difference(real, synthetic, kinds),
             "contingency": contingency_difference(real, synthetic, kinds), "utility": use}
