@@ -20,12 +20,13 @@ def test_inspect_prints_counts_shapes_ranges_and_labels(capsys):
     assert out[3].startswith("test      269 examples")
 
 
-def test_inspect_csv_reports_standardization_and_settings(tmp_path, capsys):
-    path = write(tmp_path / "t.csv", b"a,b,kind\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n")
-    assert main(["data", "inspect", f"csv:{path}", "--set", "data.label_column=kind", "--set", "val_fraction=0"]) == 0
+def test_inspect_csv_reports_columns_and_settings(tmp_path, capsys):
+    path = write(tmp_path / "t.csv", b"a,b,kind\n1.5,2,x\n3.5,4,y\n5.5,6,x\n7.5,8,y\n")
+    assert main(["data", "inspect", f"csv:{path}", "--set", "data.label_column=kind", "--set", "val_fraction=0",
+                 "--set", "test_fraction=0"]) == 0
     out = capsys.readouterr().out
-    assert "train       4 examples  shape 2  float32  values 1..8" in out and "2 classes: 0:2 1:2" in out
-    assert "standardized per feature" in out
+    assert "train       4 examples  shape 2  float32  values -1.34164..1.34164" in out and "2 classes: 0:2 1:2" in out
+    assert "columns: a numeric, b numeric (numbers standardized with the training rows' mean and std)" in out
 
 
 def _bad_idx(tmp_path):
@@ -43,7 +44,7 @@ def _bad_npz(tmp_path):
 
 
 def _bad_csv(tmp_path):
-    path = write(tmp_path / "a.csv", b"a,b\n1,2\n3,oops\n")
+    path = write(tmp_path / "a.csv", b"a,b\n1,2\n3,\n")  # a missing cell
     return f"csv:{path}", path
 
 

@@ -64,4 +64,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         print(format_summary(name, summary))
     if pre.mean is not None:
         print("standardized per feature with training-split mean and std")
+    if splits.columns is not None:
+        scaled = " (numbers standardized with the training rows' mean and std)" if cfg.standardize is not False else ""
+        print(f"columns: {splits.columns.describe()}{scaled}")
     return 0

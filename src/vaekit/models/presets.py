@@ -68,6 +68,6 @@ preset("cvae-mlp", {"model": {"name": "cvae", "latent_dim": 20,
                               "net": {"body": "mlp", "hidden": [400], "activation": "relu"}}})
 # Tables (the default tabular anomaly recipe, bench/anomaly_tabular.py): the tabular likelihood, a small
 # MLP and a small latent space, many epochs (tables are small), scored with the recon_nll score.
-preset("tabular", {"model": {"name": "vae", "latent_dim": 4, "likelihood": "tabular",
+preset("tabular", {"model": {"name": "vae", "latent_dim": 4,
                              "net": {"body": "mlp", "hidden": [64], "activation": "relu"}},
                    "train": {"epochs": 200, "batch_size": 32, "lr": 1e-3}})

@@ -173,7 +173,7 @@ def infer_kind(table: Table, name: str) -> str:
         return "binary"
     values = numbers(s[~miss])
     is_number = ~np.isnan(values)
-    distinct = np.unique(values[is_number])
+    distinct = np.unique(values[is_number & np.isfinite(values)])  # inf is refused later, naming the cell
     if is_number.all():
         if len(distinct) == 2:
             return "binary"

@@ -18,7 +18,7 @@ from ..data import prepare
 from ..data.memory import from_memory
 from ..device import resolve_device
 from ..models import build_model
-from ..run import Run
+from ..run import Run, resolve_likelihood
 from .config import RunConfig
 from .loop import Trainer
 
@@ -34,13 +34,13 @@ def fit(x, y=None, config: RunConfig | dict | None = None) -> Run:
             (a table: columns detected and encoded as for ``csv`` files).
         y: ``(N,)`` labels (conditional models, ``data.classes``), or None.
         config: a run config (dict or :class:`RunConfig`); ``data.spec``, ``name`` and ``out_dir`` are
-            ignored. When a dict does not set ``model.likelihood``, the data's own is used (``tabular``
-            for DataFrames), as ``model.likelihood: auto`` does.
+            ignored. ``model.likelihood: auto`` (the default) picks ``tabular`` for DataFrames.
     Returns the trained run (``run.model`` in eval mode, ``run.preprocessor``, ``run.columns`` for tables).
     """
     src = from_memory(x, y)
-    cfg = _config(config, src.likelihood)
+    cfg = config if isinstance(config, RunConfig) else from_dict(RunConfig, copy.deepcopy(config or {}))
     splits, pre = prepare(src, cfg.data)
+    cfg = resolve_likelihood(cfg, splits, pre)
     device = resolve_device(cfg.train.device)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(cfg.train.seed)
@@ -61,16 +61,6 @@ def fit(x, y=None, config: RunConfig | dict | None = None) -> Run:
 
 def _copy(model: torch.nn.Module) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def _config(config: RunConfig | dict | None, likelihood: str | None) -> RunConfig:
-    if isinstance(config, RunConfig):
-        return copy.deepcopy(config)
-    data = copy.deepcopy(config or {})
-    if likelihood and "likelihood" not in (data.get("model") or {}):
-        data.setdefault("model", {})["likelihood"] = likelihood
-    data.get("data", {}).pop("spec", None)
-    return from_dict(RunConfig, data)
 
 
 __all__ = ["fit"]

@@ -57,7 +57,9 @@ def evaluation_data(cfg: DataConfig, spec: str | None = None, columns=None, over
     Binarized runs get a fixed binarization, as their own evaluation data does.
     """
     own = spec is None or spec == cfg.spec
-    cfg = replace(cfg, spec=spec or cfg.spec, classes=None, perturb=0.0, val_fraction=0.0, **(overrides or {}))
+    held_out = {} if own else {"test_fraction": 0.0}  # other data: every example (or its own test split)
+    cfg = replace(cfg, spec=spec or cfg.spec, classes=None, perturb=0.0, val_fraction=0.0,
+                  **{**held_out, **(overrides or {})})
     splits, _ = load_data(cfg, columns)
     if splits.test is not None:
         return splits.test
