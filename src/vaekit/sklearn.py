@@ -30,6 +30,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .data.memory import is_frame
+from .evaluate.anomaly.scores import TABLE_SCORE
 
 #: Checks of ``sklearn.utils.estimator_checks`` this estimator is expected to fail, and why
 #: (pass it as ``expected_failed_checks`` to ``check_estimator`` / ``parametrize_with_checks``).
@@ -50,7 +51,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         column_types: ``{column: numeric | categorical | binary | drop}`` for DataFrame columns.
         modes: mode-specific normalization of numeric DataFrame columns (at most this many modes; 0 off).
         validation_fraction: rows held out to pick the best epoch (0: train on all, keep the last).
-        score: the anomaly score behind ``score_samples`` (a name of ``vaekit.evaluate.anomaly.SCORES``).
+        anomaly_score: the anomaly score behind ``score_samples`` (a name of ``vaekit.evaluate.anomaly.SCORES``;
+            default the tabular recipe's, the importance-sampled negative log-likelihood). Draws are
+            common random numbers, so a row's score does not depend on the other rows.
         random_state: seed of the split, the initialization, the batches and the draws.
         device: "cpu", "cuda" or "auto".
         config: further run-config overrides as a nested dict (e.g. ``{"train": {"kl_schedule": "linear"}}``).
@@ -58,11 +61,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     def __init__(self, latent_dim: int = 8, hidden: tuple = (64,), epochs: int = 100, batch_size: int = 64,
                  lr: float = 1e-3, likelihood: str = "auto", missing: str = "error", column_types: dict | None = None,
-                 modes: int = 0, validation_fraction: float = 0.1, score: str = "nelbo", random_state: int = 0,
+                 modes: int = 0, validation_fraction: float = 0.1, anomaly_score: str = TABLE_SCORE, random_state: int = 0,
                  device: str = "cpu", config: dict | None = None) -> None:
         self.latent_dim, self.hidden, self.epochs, self.batch_size, self.lr = latent_dim, hidden, epochs, batch_size, lr
         self.likelihood, self.missing, self.column_types, self.modes = likelihood, missing, column_types, modes
-        self.validation_fraction, self.score, self.random_state = validation_fraction, score, random_state
+        self.validation_fraction, self.anomaly_score, self.random_state = validation_fraction, anomaly_score, random_state
         self.device, self.config = device, config
 
     # --- fitting ---------------------------------------------------------------------------------
@@ -145,15 +148,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
         x = self._encoded(X)
         ds = Dataset(x=x, name="X")
-        scores = score_dataset(self.run_.model, ds, self.run_.preprocessor, [self.score],
-                               ScoreOptions(seed=self.random_state))
-        return -scores[self.score]
+        opts = ScoreOptions(seed=self.random_state, common_noise=True)
+        return -score_dataset(self.run_.model, ds, self.run_.preprocessor, [self.anomaly_score], opts)[self.anomaly_score]
 
     def score(self, X, y=None) -> float:
         """Mean ELBO per row in nats (higher is better)."""
         from .evaluate.likelihood import elbo_per_example
 
-        terms = elbo_per_example(self.run_.model, self._encoded(X), None, batch_size=1000, seed=self.random_state)
+        terms = elbo_per_example(self.run_.model, self._encoded(X), None, batch_size=1000, seed=self.random_state,
+                                 common_noise=True)
         return float((terms["log_px"] - terms["kl"].sum(1)).mean())
 
     def sample(self, n_samples: int = 1, random_state: int | None = None):

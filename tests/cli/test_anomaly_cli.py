@@ -151,3 +151,36 @@ def test_bad_input_is_one_line_and_exit_2(zeros_run, capsys, args, message):
     code, _, err = vaekit(capsys, "anomaly", *(a.replace("{run}", str(zeros_run)) for a in args))
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def _labelled_csv(path, rng, n_normal, n_anomalous, label="label"):
+    x = np.r_[fraud_like_table(rng, n_normal), fraud_like_table(rng, n_anomalous, anomalous=True)]
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([*(f"f{j}" for j in range(8)), label])
+        w.writerows([*row, int(i >= n_normal)] for i, row in enumerate(x.round(5).tolist()))
+    return path
+
+
+def test_one_class_protocol_on_a_labelled_csv_and_its_data_options(tmp_path, capsys):
+    """The label column is found by name, the test split held out by default, so `anomaly eval RUN` works
+    on a CSV; another CSV names its label column with --set data.label_column, as train does."""
+    rng = np.random.default_rng(1)
+    data = _labelled_csv(tmp_path / "cards.csv", rng, 600, 150)
+    code, out, err = vaekit(capsys, "anomaly", "fit", "--data", f"csv:{data}", "--normal-classes", "0", "--preset",
+                            "tabular", "--epochs", "25", "--out-dir", tmp_path, "--name", "cards", "--quiet")
+    assert code == 0, err
+    code, out, err = vaekit(capsys, "anomaly", "eval", tmp_path / "cards", *FAST)
+    assert code == 0, err
+    rows = table(out)
+    assert "complexity" not in rows and {"nll", "nelbo", "recon", "recon_nll", "kl"} == set(rows)  # table scores
+    assert rows["nll"]["auroc"] > 0.95, out
+    record = json.loads((tmp_path / "cards" / "columns.json").read_text())
+    assert [c["name"] for c in record["columns"]] == [f"f{j}" for j in range(8)] and record["label"] == "label"
+    other = _labelled_csv(tmp_path / "other.csv", rng, 100, 50, label="kind")
+    args = ["anomaly", "eval", tmp_path / "cards", "--data", f"csv:{other}", "--normal-classes", "0", *FAST]
+    code, out, err = vaekit(capsys, *args)
+    assert code == 2 and "one-class protocol needs labelled data" in err  # "kind" is not a label name
+    code, out, err = vaekit(capsys, *args, "--set", "data.label_column=kind")
+    assert code == 0 and "100 normal and 50 anomalous test examples" in out, err
+    assert table(out)["nll"]["auroc"] > 0.95

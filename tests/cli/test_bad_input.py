@@ -30,7 +30,7 @@ from vaekit.cli import build_parser, main
 KIND_BY_METAVAR = {"RUN": "run", "SPEC": "spec", "DIR": "dir", "NAME": "name", "DEV": "device"}
 KIND_BY_DEST = {"config": "config", "set": "set", "device": "device", "spec": "spec", "run": "run"}
 #: Good values for required arguments, by kind (or dest); "@run" is the trained run in the sandbox.
-GOOD = {"run": "@run", "spec": "digits", "number": "1", "parsed": "0", "name": "mnist"}
+GOOD = {"run": "@run", "spec": "digits", "number": "1", "parsed": "0", "name": "mnist", "out": "@out.csv"}
 #: (kind -> [(label, value, token)]): the value ("@x" = sandbox path x) and a token the error must name.
 BAD = {
     "run": [("missing", "@no-such-run", "no-such-run"), ("file", "@plain.txt", "plain.txt"),

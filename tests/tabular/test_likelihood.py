@@ -13,7 +13,7 @@ from vaekit.errors import ConfigError
 from vaekit.likelihoods import GAUSSIAN_LOGVAR_RANGE
 from vaekit.tabular.codec import TableCodec
 from vaekit.tabular.columns import Column
-from vaekit.tabular.likelihood import ColumnLayout, Tabular
+from vaekit.tabular.likelihood import LOGVAR_SHIFT, ColumnLayout, Tabular
 
 
 def _codec() -> TableCodec:
@@ -35,7 +35,7 @@ def test_log_prob_is_the_sum_of_one_distribution_per_column():
     lik = _lik(params)
     mu, raw = params[:, 0], params[:, 1]
     lo, hi = GAUSSIAN_LOGVAR_RANGE
-    logvar = lo + (hi - lo) * torch.sigmoid(raw[:, 0])
+    logvar = lo + (hi - lo) * torch.sigmoid(raw[:, 0] + LOGVAR_SHIFT)
     gauss = torch.distributions.Normal(mu[:, 0], torch.exp(0.5 * logvar)).log_prob(x[:, 0])
     cat = (torch.log_softmax(mu[:, 1:4], 1) * x[:, 1:4]).sum(1)
     bern = -F.binary_cross_entropy_with_logits(mu[:, 4], x[:, 4], reduction="none")
@@ -71,6 +71,13 @@ def test_mean_and_draws_follow_the_column_distributions():
     assert ((x[:, 1:4] == 0) | (x[:, 1:4] == 1)).all() and (x[:, 1:4].sum(1) == 1).all()
     torch.testing.assert_close(x[:, 1:4].mean(0), torch.tensor([0.2, 0.5, 0.3]), atol=0.015, rtol=0)
     assert abs(x[:, 4].mean().item() - 0.25) < 0.015 and abs(x[:, 0].mean().item() - 2.0) < 0.01
+
+
+def test_zero_params_mean_unit_variance():
+    lik = _lik(torch.zeros(1, 2, 7))
+    x = torch.tensor([[1.0, 0, 1, 0, 1, 0, 0]])
+    expected = -0.5 * (math.log(2 * math.pi) + 1.0)  # N(1; 0, 1)
+    assert lik.log_prob_columns(x)[0, 0].item() == pytest.approx(expected, abs=1e-6)
 
 
 def test_needs_columns_and_works_for_any_width():

@@ -47,7 +47,7 @@ def overrides_from_args(args: argparse.Namespace, extra: dict[str, str] | None =
 
 def add_data_set_arg(p: argparse.ArgumentParser) -> None:
     """--set data.KEY=VALUE: the data options of ``train`` for the data a command reads."""
-    p.add_argument("--set", metavar="data.KEY=VALUE", action="append", default=[], dest="data_set",
+    p.add_argument("--set", metavar="data.KEY=VALUE", action="append", default=[],
                    help="a data option for --data, as in train, e.g. --set data.label_column=cls (repeatable)")
 
 
@@ -58,7 +58,7 @@ def data_overrides(args: argparse.Namespace) -> dict:
     from ..errors import ConfigError
 
     out = {}
-    for text in getattr(args, "data_set", []):
+    for text in getattr(args, "set", []):
         key, value = parse_override(text)
         if "." in key and not key.startswith("data."):
             raise ConfigError(f"--set {key}: only data options apply here (data.KEY=VALUE)")

@@ -60,12 +60,14 @@ def seeded(seed: int, device: torch.device) -> Iterator[None]:
 
 @contextlib.contextmanager
 def keyed_noise(seed: int, stream: int, device: torch.device, first_example: int, n_examples: int,
-                first_sample: int, n_samples: int) -> Iterator[None]:
+                first_sample: int, n_samples: int, shared: bool = False) -> Iterator[None]:
     """Posterior noise for samples ``first_sample..+n_samples`` of examples ``first_example..+n_examples``
     hashed from (seed, stream, example, sample) (see :mod:`.noise`), and torch's generator seeded
-    from the same block for any other randomness a model uses."""
-    noise = KeyedNoise(call_seed(seed, stream), first_example, n_examples, first_sample, n_samples)
-    with seeded(call_seed(seed, stream, first_example, first_sample), device), noise_source(noise):
+    from the same block for any other randomness a model uses. With ``shared`` every example gets
+    example 0's noise (common random numbers)."""
+    noise = KeyedNoise(call_seed(seed, stream), first_example, n_examples, first_sample, n_samples, shared)
+    block = 0 if shared else first_example
+    with seeded(call_seed(seed, stream, block, first_sample), device), noise_source(noise):
         yield
 
 
@@ -124,12 +126,12 @@ def batch_to(x: torch.Tensor, y: torch.Tensor | None, idx: slice, device: torch.
 
 
 def _log_mean_exp_chunked(model: VAE, x: torch.Tensor, y: torch.Tensor | None, k: int, samples: int,
-                          seed: int, start: int) -> torch.Tensor:
+                          seed: int, start: int, common_noise: bool = False) -> torch.Tensor:
     """log (1/K) sum_k exp(w_k) per example, over sample chunks with a running log-sum-exp: ``(B,)``."""
     acc = torch.full((x.shape[0],), -math.inf, dtype=torch.float64, device=x.device)  # (B,)
     for j in range(0, k, samples):
         s = min(samples, k - j)
-        with keyed_noise(seed, IW_STREAM, x.device, start, x.shape[0], j, s):
+        with keyed_noise(seed, IW_STREAM, x.device, start, x.shape[0], j, s, common_noise):
             w = model.log_weights(x, y, s)  # (s, B)
         acc = torch.logaddexp(acc, torch.logsumexp(w.double(), 0))  # (B,)
     return acc - math.log(k)
@@ -138,7 +140,7 @@ def _log_mean_exp_chunked(model: VAE, x: torch.Tensor, y: torch.Tensor | None, k
 @torch.inference_mode()
 def iw_log_likelihood(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 5000, *,
                       transform: Transform | None = None, seed: int = 0,
-                      budget: int = DEFAULT_BUDGET) -> torch.Tensor:
+                      budget: int = DEFAULT_BUDGET, common_noise: bool = False) -> torch.Tensor:
     """Importance-sampled estimate of log p(x) per example (the IWAE bound, Burda et al. 2015, Eq. 8).
 
     Args:
@@ -150,6 +152,8 @@ def iw_log_likelihood(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None
             (e.g. a :class:`~vaekit.data.Preprocessor`).
         seed: seed of the importance samples (the global RNG state is left untouched).
         budget: elements per call, see :func:`plan_chunks`.
+        common_noise: every example uses the same K standard-normal draws (common random numbers), so
+            an example's estimate depends only on the example, not on its position or neighbours.
 
     Returns:
         ``(N,)`` float64 CPU tensor of log p(x) estimates in nats (a lower bound in expectation).
@@ -164,18 +168,19 @@ def iw_log_likelihood(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None
         for start in range(0, n, examples):
             idx = slice(start, min(start + examples, n))
             xb, yb = batch_to(x, y, idx, device, transform)
-            out[idx] = _log_mean_exp_chunked(model, xb, yb, k, samples, seed, start).cpu()
+            out[idx] = _log_mean_exp_chunked(model, xb, yb, k, samples, seed, start, common_noise).cpu()
     return out
 
 
 @torch.inference_mode()
 def elbo_per_example(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, *,
                      transform: Transform | None = None, batch_size: int = 1000,
-                     seed: int = 0) -> dict[str, torch.Tensor]:
+                     seed: int = 0, common_noise: bool = False) -> dict[str, torch.Tensor]:
     """One-sample ELBO terms and posterior means per example (Kingma & Welling 2014, Eq. 7).
 
     Uses the model's ``elbo_terms`` (analytic KL per latent dimension, all stochastic layers) and
-    ``encode(x).mean``, whatever the training objective.
+    ``encode(x).mean``, whatever the training objective. ``common_noise``: as for
+    :func:`iw_log_likelihood`.
 
     Returns:
         ``log_px (N,)`` (reconstruction term), ``kl (N, Z_total)`` and ``mu (N, Z)``, float64 on CPU.
@@ -185,7 +190,7 @@ def elbo_per_example(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None,
     with evaluating(model) as device:
         for start in range(0, n, batch_size):
             xb, yb = batch_to(x, y, slice(start, min(start + batch_size, n)), device, transform)
-            with keyed_noise(seed, ELBO_STREAM, device, start, xb.shape[0], 0, 1):
+            with keyed_noise(seed, ELBO_STREAM, device, start, xb.shape[0], 0, 1, common_noise):
                 terms = model.elbo_terms(xb, yb)
             for name, t in (("log_px", terms.log_px), ("kl", terms.kl), ("mu", model.encode(xb, yb).mean)):
                 parts[name].append(t.double().cpu())

@@ -76,11 +76,14 @@ class KeyedNoise:
     Args:
         key: 63-bit key of the seed and the stream.
         first_example, n_examples, first_sample, n_samples: the block this call covers.
+        shared: every example gets the noise of example 0 (common random numbers: an example's draws
+            then depend on neither its position nor the other examples).
     """
 
-    def __init__(self, key: int, first_example: int, n_examples: int, first_sample: int, n_samples: int) -> None:
+    def __init__(self, key: int, first_example: int, n_examples: int, first_sample: int, n_samples: int,
+                 shared: bool = False) -> None:
         self.key, self.n_examples, self.n_samples = key, n_examples, n_samples
-        self.first_example, self.first_sample = first_example, first_sample
+        self.first_example, self.first_sample, self.shared = first_example, first_sample, shared
         self.draws = 0
 
     def __call__(self, shape: tuple, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
@@ -91,6 +94,8 @@ class KeyedNoise:
             rows = mix(mix(draw_key, -1 - self.first_example), self.first_sample)
             return hashed_normal(mix(rows, torch.arange(math.prod(shape), device=device)), 1, dtype).view(shape)
         examples = torch.arange(self.n_examples, device=device) + self.first_example  # (B,)
+        if self.shared:
+            examples = torch.zeros_like(examples)
         samples = torch.arange(self.n_samples, device=device) + self.first_sample  # (k,)
         rows = mix(mix(draw_key, examples).unsqueeze(0), samples.unsqueeze(1))  # (k, B)
         return hashed_normal(rows, math.prod(shape[split:]), dtype).view(shape)

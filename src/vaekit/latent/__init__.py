@@ -14,6 +14,8 @@ Python API (the CLI subcommands of the same names call these)::
     emb = latent.embed(run.model, ds, run.preprocessor)   # mu, logvar, labels
     proj = latent.project(emb.mu, "pca")
     figures.save(figures.projection_figure(proj, emb.y), "projection.png")
+    filled = latent.impute(run, frame)                    # tables: fill missing cells (a DataFrame)
+    rows = latent.synthesize(run, 1000)                   # tables: new rows, as a DataFrame
 """
 
 from .embed import PROJECTIONS, Embedding, Projection, embed, project, save_embedding
@@ -22,10 +24,11 @@ from ..models.usage import ACTIVE_THRESHOLD, active_units, kl_per_dim
 from .ops import (INTERPOLATIONS, arithmetic, attribute_vector, decode_mean, interpolate,
                   interpolate_latent, kl_order, labels_for, lerp, manifold, manifold_values,
                   posterior_mean, reconstruct, sample, slerp, traverse)
+from .tables import fidelity, impute, impute_draws, synthesize
 
 __all__ = [
     "ACTIVE_THRESHOLD", "INTERPOLATIONS", "PROJECTIONS", "Embedding", "Projection", "arithmetic", "attribute_vector",
-    "batch", "choose", "decode_mean", "embed", "interpolate", "active_units", "interpolate_latent", "kl_order", "kl_per_dim",
+    "batch", "choose", "decode_mean", "embed", "fidelity", "impute", "impute_draws", "interpolate", "active_units", "interpolate_latent", "kl_order", "kl_per_dim",
     "labels_for", "lerp", "load_images", "load_split", "manifold", "manifold_values", "posterior_mean",
-    "project", "reconstruct", "sample", "save_embedding", "slerp", "traverse",
+    "project", "reconstruct", "sample", "save_embedding", "slerp", "synthesize", "traverse",
 ]

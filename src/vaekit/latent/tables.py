@@ -42,11 +42,11 @@ IMPUTE_BATCH = 256
 def read_table(run: Run, spec: str, overrides: dict | None = None) -> SourceData:
     """The table ``spec`` (e.g. ``csv:FILE``) read with the run's data settings (label column, ...)
     and ``overrides`` of them (``{"label_column": None}``); every row, unsplit."""
-    columns = _columns(run)
     cfg = dataclasses.replace(run.config.data, spec=spec, **(overrides or {}))
     src = load_source(cfg)
     if src.table is None:
-        raise DataError(f"{spec}: not a table (the run {run.path} was trained on table columns {columns.names[:5]})")
+        raise DataError(f"{spec}: not a table (csv:FILE)")
+    _columns(run)
     return src
 
 

@@ -5,7 +5,8 @@ The decoder emits ``params (B, 2, W)`` like every likelihood (two numbers per en
 
 - a numeric value (and the within-mode value of a mode-normalized column, TVAE, Xu et al. 2019):
   Gaussian N(x; mu, exp(logvar)) with mu = params[:, 0] and a learned log-variance from params[:, 1]
-  squashed into :data:`~vaekit.likelihoods.GAUSSIAN_LOGVAR_RANGE` (as ``gaussian_learned``);
+  squashed into :data:`~vaekit.likelihoods.GAUSSIAN_LOGVAR_RANGE` (as ``gaussian_learned``), shifted
+  so that params 0 mean variance 1, the variance of a standardized column;
 - a binary column: Bernoulli with logit params[:, 0];
 - a categorical column (and the mode of a mode-normalized column): categorical over its one-hot
   block, log-softmax of the block's params[:, 0].
@@ -27,6 +28,9 @@ from torch import nn
 from ..errors import ConfigError
 from ..likelihoods import GAUSSIAN_LOGVAR_RANGE, LIKELIHOODS, Likelihood
 from .columns import Column
+
+#: Added to the raw log-variance parameter, so that 0 gives log-variance 0 (variance 1).
+LOGVAR_SHIFT = math.log(-GAUSSIAN_LOGVAR_RANGE[0] / GAUSSIAN_LOGVAR_RANGE[1])
 
 
 class ColumnLayout(nn.Module):
@@ -118,7 +122,7 @@ class Tabular(Likelihood):
         lay, x = self.layout, x.reshape(x.shape[0], -1)
         mu, raw = self._flat()
         lo, hi = GAUSSIAN_LOGVAR_RANGE
-        logvar = lo + (hi - lo) * torch.sigmoid(raw[:, lay.gauss_pos])
+        logvar = lo + (hi - lo) * torch.sigmoid(raw[:, lay.gauss_pos] + LOGVAR_SHIFT)
         xg = x[:, lay.gauss_pos]
         gauss = -0.5 * (math.log(2 * math.pi) + logvar + (xg - mu[:, lay.gauss_pos]) ** 2 * torch.exp(-logvar))
         bern = -F.binary_cross_entropy_with_logits(mu[:, lay.bern_pos], x[:, lay.bern_pos], reduction="none")
@@ -151,7 +155,7 @@ class Tabular(Likelihood):
         lay = self.layout
         mu, raw = self._flat()
         lo, hi = GAUSSIAN_LOGVAR_RANGE
-        std = torch.exp(0.5 * (lo + (hi - lo) * torch.sigmoid(raw)))
+        std = torch.exp(0.5 * (lo + (hi - lo) * torch.sigmoid(raw + LOGVAR_SHIFT)))
         gauss = mu + std * torch.randn_like(mu)
         bern = torch.bernoulli(torch.sigmoid(mu[:, lay.bern_pos]))
         logits = self._block_logits(mu)

@@ -51,7 +51,7 @@ DEFAULT_SCORES = ("nelbo", "nll", "recon", "kl", "complexity")
 #: ... and for vectors and tables: a PNG/zlib code length of a table row means nothing.
 VECTOR_SCORES = ("nelbo", "nll", "recon", "recon_nll", "kl")
 #: The score of the default tabular recipe (the ``tabular`` preset; bench/anomaly_tabular.py).
-TABLE_SCORE = "recon_nll"
+TABLE_SCORE = "nll"
 
 
 def default_scores(ds: Dataset) -> tuple[str, ...]:
@@ -70,6 +70,8 @@ class ScoreOptions:
         batch_size: examples per forward pass of ``nelbo``, ``kl`` and ``recon``.
         seed: seed of the posterior draws, so scores are reproducible.
         vector_step: quantization step of vectors before zlib (``complexity``), in model-space units.
+        common_noise: every example gets the same posterior noise draws (common random numbers), so
+            its score does not depend on its position in the data or on the other examples.
     """
 
     k: int = 100
@@ -77,6 +79,7 @@ class ScoreOptions:
     batch_size: int = 500
     seed: int = 0
     vector_step: float = 1 / 16
+    common_noise: bool = False
 
     def __post_init__(self) -> None:
         for key in ("k", "elbo_samples", "batch_size"):
@@ -103,7 +106,8 @@ class DatasetScores:
     def nll_of(self, model: VAE, pre: Preprocessor) -> torch.Tensor:
         """Importance-sampled -log p(x) of every example under ``model``: ``(N,)``."""
         x, y = self.ds.x, _labels(model, self.ds.y)
-        return -iw_log_likelihood(model, x, y, self.opts.k, transform=pre, seed=self.opts.seed)  # (N,)
+        return -iw_log_likelihood(model, x, y, self.opts.k, transform=pre, seed=self.opts.seed,
+                                  common_noise=self.opts.common_noise)  # (N,)
 
     @cached_property
     def nll(self) -> torch.Tensor:
@@ -114,7 +118,8 @@ class DatasetScores:
         """(distortion, KL), each ``(N,)``, averaged over ``elbo_samples`` posterior draws."""
         x, y = self.ds.x, _labels(self.model, self.ds.y)
         draws = [elbo_per_example(self.model, x, y, transform=self.pre, batch_size=self.opts.batch_size,
-                                  seed=self.opts.seed + i) for i in range(self.opts.elbo_samples)]
+                                  seed=self.opts.seed + i, common_noise=self.opts.common_noise)
+                 for i in range(self.opts.elbo_samples)]
         distortion = -torch.stack([d["log_px"] for d in draws]).mean(0)  # (N,)
         kl = torch.stack([d["kl"].sum(1) for d in draws]).mean(0)  # (N,)
         return distortion, kl
