@@ -30,6 +30,17 @@ def new_figure():
     return plt
 
 
+def panel_grid(n: int, max_cols: int, panel_size: tuple[float, float]):
+    """A figure of ``n`` panels in rows of at most ``max_cols`` (``panel_size`` inches each), the unused
+    cells of the last row hidden. Returns ``(figure, the n axes)``."""
+    ncol = max(1, min(max_cols, n))
+    nrow = max(1, -(-n // ncol))
+    fig, axes = new_figure().subplots(nrow, ncol, figsize=(panel_size[0] * ncol, panel_size[1] * nrow), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.ravel()[:n])
+
+
 def to_uint8_images(x: torch.Tensor) -> np.ndarray:
     """``(N, C, H, W)`` floats in [0, 1] -> ``(N, H, W, C)`` uint8 (values clamped)."""
     x = x.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)

@@ -114,19 +114,29 @@ def impute(run: Run, data, y=None, k: int = 100, seed: int = 0) -> "pd.DataFrame
     Returns a copy of ``data`` (same index and columns); missing cells of columns the run does not
     model stay missing.
     """
+    codec, table, x = _inputs(run, data, k)
+    parts = [_conditional_mean(codec, w, px.mean.reshape(k, b, -1)) for w, px, b in _weighted_batches(run, x, y, k, seed)]
+    return fill(table.frame, codec.observed(x), codec.decode(torch.cat([p[0] for p in parts]).numpy(),
+                                                             numeric=_join([p[1] for p in parts])), codec)
+
+
+def _inputs(run: Run, data, k: int) -> tuple[TableCodec, Table, torch.Tensor]:
+    """The run's columns, ``data`` as a Table, and its encoded rows ``(N, W)`` (checked for imputation)."""
     codec, table = _columns(run), _frame_table(data)
     _check_model(run.model, codec, k)
-    x = _encoded(run, table)
-    parts = []
+    return codec, table, _encoded(run, table)
+
+
+def _weighted_batches(run: Run, x: torch.Tensor, y, k: int, seed: int):
+    """``(w (k, B), px, B)`` per batch of :data:`IMPUTE_BATCH` rows (eval mode, torch seeded with
+    ``seed``; the global RNG state is restored when the batches are consumed)."""
     with evaluating(run.model) as device, torch.random.fork_rng(devices=_cuda(device)):
         torch.manual_seed(seed)
         yy = _labels(run.model, y, len(x), device)
         for start in range(0, len(x), IMPUTE_BATCH):
             xb = x[start:start + IMPUTE_BATCH].to(device)
             w, px = _weighted_draws(run.model, xb, None if yy is None else yy[start:start + IMPUTE_BATCH], k)
-            parts.append(_conditional_mean(codec, w, px.mean.reshape(k, len(xb), -1)))
-    return fill(table.frame, codec.observed(x), codec.decode(torch.cat([p[0] for p in parts]).numpy(),
-                                                             numeric=_join([p[1] for p in parts])), codec)
+            yield w, px, len(xb)
 
 
 def _conditional_mean(codec: TableCodec, w: torch.Tensor, means: torch.Tensor):
@@ -148,22 +158,15 @@ def _join(parts: list[dict]) -> dict:
 def impute_draws(run: Run, data, draws: int, y=None, k: int = 100, seed: int = 0) -> list["pd.DataFrame"]:
     """``draws`` multiple imputations of ``data`` by sampling importance resampling (see the module
     docstring); arguments as :func:`impute`. Returns one filled copy of ``data`` per draw."""
-    codec, table = _columns(run), _frame_table(data)
-    _check_model(run.model, codec, k)
     if draws < 1:
         raise ConfigError(f"draws must be at least 1, got {draws}")
-    x = _encoded(run, table)
+    codec, table, x = _inputs(run, data, k)
     picked = [[] for _ in range(draws)]
-    with evaluating(run.model) as device, torch.random.fork_rng(devices=_cuda(device)):
-        torch.manual_seed(seed)
-        yy = _labels(run.model, y, len(x), device)
-        for start in range(0, len(x), IMPUTE_BATCH):
-            xb = x[start:start + IMPUTE_BATCH].to(device)
-            w, px = _weighted_draws(run.model, xb, None if yy is None else yy[start:start + IMPUTE_BATCH], k)
-            rows = torch.arange(len(xb), device=device)
-            for m in range(draws):
-                which = torch.multinomial(w.T, 1).squeeze(1)  # (B,) one z_k per row
-                picked[m].append(px.sample().reshape(k, len(xb), -1)[which, rows].cpu())
+    for w, px, b in _weighted_batches(run, x, y, k, seed):
+        rows = torch.arange(b, device=w.device)
+        for m in range(draws):
+            which = torch.multinomial(w.T, 1).squeeze(1)  # (B,) one z_k per row
+            picked[m].append(px.sample().reshape(k, b, -1)[which, rows].cpu())
     observed = codec.observed(x)
     return [fill(table.frame, observed, codec.decode(torch.cat(p)), codec) for p in picked]
 

@@ -200,16 +200,11 @@ def marginals_figure(real: "pd.DataFrame", synthetic: "pd.DataFrame", kinds: dic
     """Real vs synthetic marginal per column (histograms / category bars), at most ``max_columns``."""
     import pandas as pd
 
-    from ..viz import new_figure
+    from ..viz import panel_grid
 
-    plt = new_figure()
     names = list(kinds)[:max_columns]
-    ncol = min(4, len(names))
-    nrow = math.ceil(len(names) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.4 * ncol, 2.6 * nrow), squeeze=False)
-    for ax in axes.ravel()[len(names):]:
-        ax.set_visible(False)
-    for ax, name in zip(axes.ravel(), names):
+    fig, axes = panel_grid(len(names), 4, (3.4, 2.6))
+    for ax, name in zip(axes, names):
         if kinds[name] == "numeric":
             a, b = (pd.to_numeric(f[name], errors="coerce").dropna() for f in (real, synthetic))
             lo, hi = np.percentile(np.r_[a, b], [0.5, 99.5]) if len(a) + len(b) else (0, 1)
@@ -225,7 +220,7 @@ def marginals_figure(real: "pd.DataFrame", synthetic: "pd.DataFrame", kinds: dic
             ax.set_xticks(pos, [str(c)[:8] for c in cats], rotation=45, fontsize=7)
         ax.set_title(f"{name} ({kinds[name]})", fontsize=9)
         ax.tick_params(labelsize=7)
-    axes.ravel()[0].legend(fontsize=7)
+    axes[0].legend(fontsize=7)
     fig.suptitle("Marginals: real (held-out) vs synthetic rows")
     fig.tight_layout()
     return fig

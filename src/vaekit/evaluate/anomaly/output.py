@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
-from ...viz import new_figure
+from ...viz import panel_grid
 
 
 def histogram_figure(normal: dict[str, np.ndarray], anomalous: dict[str, np.ndarray],
@@ -17,14 +15,9 @@ def histogram_figure(normal: dict[str, np.ndarray], anomalous: dict[str, np.ndar
     The x range is the 0.5-99.5 percentile range of both sets, so a few extreme scores do not
     squeeze the rest into one bin.
     """
-    plt = new_figure()
     names = list(normal)
-    ncol = min(3, len(names))
-    nrow = math.ceil(len(names) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
-    for ax in axes.ravel()[len(names):]:
-        ax.set_visible(False)
-    for ax, name in zip(axes.ravel(), names):
+    fig, axes = panel_grid(len(names), 3, (4.2, 3.2))
+    for ax, name in zip(axes, names):
         both = np.r_[normal[name], anomalous[name]]
         lo, hi = np.percentile(both, [0.5, 99.5])
         bins = np.linspace(lo, hi if hi > lo else lo + 1, 50)
