@@ -22,6 +22,7 @@ pickled module.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 import numpy as np
@@ -30,6 +31,8 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .data.memory import is_frame
+from .device import device_of
+from .errors import VaekitError
 from .evaluate.anomaly.scores import TABLE_SCORE
 
 #: Checks of ``sklearn.utils.estimator_checks`` this estimator is expected to fail, and why
@@ -75,8 +78,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
         frame = self._frame(X, reset=True)
         types = self.column_types if self._from_frame else {c: "numeric" for c in frame.columns}
-        self.run_ = fit(frame, config=self._run_config(types, len(frame)))
-        self.n_latent_ = self.latent_dim
+        with _value_errors():
+            self.run_ = fit(frame, config=self._run_config(types, len(frame)))
         return self
 
     def _run_config(self, column_types: dict, n_rows: int) -> dict:
@@ -86,7 +89,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         cfg = {"data": {"val_fraction": val, "test_fraction": 0.0, "missing": self.missing,
                         "column_types": column_types, "modes": self.modes, "seed": self.random_state},
                "model": {"latent_dim": self.latent_dim, "net": {"hidden": [int(h) for h in self.hidden]},
-                         "likelihood": "tabular" if self.likelihood == "auto" else self.likelihood},
+                         "likelihood": self.likelihood},
                "train": {"epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
                          "seed": self.random_state, "device": self.device, "progress": False}}
         return deep_merge(cfg, self.config or {})
@@ -110,17 +113,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _encoded(self, X) -> torch.Tensor:
         check_is_fitted(self, "run_")
         frame = self._frame(X, reset=False)
-        try:
+        with _value_errors():
             return torch.from_numpy(self.run_.columns.encode(_table(frame)))
-        except Exception as exc:  # the library's DataError names the cell; sklearn expects ValueError
-            raise ValueError(str(exc)) from None
 
     @torch.no_grad()
     def transform(self, X) -> np.ndarray:
         """Posterior means E_q[z | x]: ``(N, latent_dim)`` float64."""
         x = self._encoded(X)
         model = self.run_.model
-        device = next(model.parameters()).device
+        device = device_of(model)
         mu = [model.encode(x[i:i + 4096].to(device)).mean.cpu() for i in range(0, len(x), 4096)]
         return torch.cat(mu).double().numpy()
 
@@ -135,7 +136,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if z.ndim != 2 or z.shape[1] != self.run_.model.latent_dim:
             raise ValueError(f"expected latent rows of width {self.run_.model.latent_dim}, got shape {z.shape}")
         model = self.run_.model
-        mean = model.decode(torch.from_numpy(z).to(next(model.parameters()).device)).mean.cpu()
+        mean = model.decode(torch.from_numpy(z).to(device_of(model))).mean.cpu()
         return self._output(self.run_.columns.decode(mean.reshape(len(z), -1)))
 
     def _output(self, frame):
@@ -190,6 +191,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if isinstance(state.get("run_"), dict):
             state = dict(state, run_=_restore_run(state["run_"]))
         self.__dict__.update(state)
+
+
+@contextlib.contextmanager
+def _value_errors():
+    """The library's one-line errors (a DataError naming the cell) as the ValueError scikit-learn expects."""
+    try:
+        yield
+    except VaekitError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _table(frame):

@@ -107,7 +107,7 @@ def test_fidelity_report_of_a_bundled_table(tmp_path):
     wine.to_csv(tmp_path / "wine.csv", index=False)
     cfg = {"out_dir": str(tmp_path), "name": "wine", "data": {"spec": f"csv:{tmp_path / 'wine.csv'}"},
            "model": {"name": "cvae", "latent_dim": 4, "net": {"hidden": [64]}},
-           "train": {"epochs": 150, "batch_size": 32, "progress": False}}
+           "train": {"epochs": 100, "batch_size": 32, "progress": False}}
     run = vaekit.train(cfg)
     report, real, synthetic = fidelity(run)
     assert [c["metric"] for c in report["columns"]] == ["KS"] * 13 + ["TV"]  # 13 numbers, the label "target"

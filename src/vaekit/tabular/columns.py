@@ -175,6 +175,8 @@ def infer_kind(table: Table, name: str) -> str:
     is_number = ~np.isnan(values)
     distinct = np.unique(values[is_number & np.isfinite(values)])  # inf is refused later, naming the cell
     if is_number.all():
+        if np.isinf(values).any():
+            return "numeric"  # and the inf cell is refused by name when the column is fitted
         if len(distinct) == 2:
             return "binary"
         whole = bool(np.all(np.mod(distinct, 1) == 0))
