@@ -207,8 +207,9 @@ class Trainer:
             self.state.best_val, self.state.best_epoch = score, row["epoch"]
 
     def _check_divergence(self, row: dict) -> None:
-        """Flag an epoch whose -ELBO ended above the untrained model's (``row["diverging"]``)."""
-        score, ref = row.get("val_nelbo", row["train_nelbo"]), self.state.reference_nelbo
+        """Flag an epoch whose training -ELBO ended above the untrained model's (``row["diverging"]``);
+        a validation -ELBO that rises while the training one falls is overfitting, not divergence."""
+        score, ref = row["train_nelbo"], self.state.reference_nelbo
         row["diverging"] = ref is not None and not score <= ref
         if row["diverging"]:
             log.warning("epoch %d: -ELBO %.6g is above the untrained model's %.6g: training is diverging "
