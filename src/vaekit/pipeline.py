@@ -19,19 +19,20 @@ from .train import api
 from .train.config import RunConfig
 
 
-def train(config: RunConfig | dict) -> Run:
+def train(config: RunConfig | dict, history: dict | None = None) -> Run:
     """Train a model as configured and write its complete run folder.
 
     Returns the loaded :class:`~vaekit.run.Run` (best weights). ``run.info["test"]`` holds the test
     split's negative ELBO, rate, distortion (and bits/dim for discrete image data) when the data has a
-    test split; ``run.info["warnings"]`` what a user must know (e.g. a diverging run).
+    test split; ``run.info["warnings"]`` what a user must know (e.g. a diverging run). ``history``:
+    the entry for ``run.json``'s history (the CLI passes its command line).
     """
-    return api.train(config, finish=finish)
+    return api.train(config, finish=finish, history=history)
 
 
-def resume(run_dir: str | Path, overrides: list[tuple[str, object]] = ()) -> Run:
+def resume(run_dir: str | Path, overrides: list[tuple[str, object]] = (), history: dict | None = None) -> Run:
     """Continue a run from its last checkpoint (see :func:`vaekit.train.api.resume`) and finish it."""
-    return api.resume(run_dir, overrides, finish=finish)
+    return api.resume(run_dir, overrides, finish=finish, history=history)
 
 
 def finish(path: Path, info: dict, splits: Splits, history: list[dict], device: torch.device) -> Run:

@@ -94,7 +94,6 @@ def _register_fit(actions) -> None:
     p.add_argument("--normal-classes", type=_class_list, required=True, metavar="C[,C]")
     p.add_argument("--perturb", type=float, metavar="RATE",
                    help="train a likelihood-ratio background: replace this fraction of inputs by noise")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_fit)
 
 

@@ -125,7 +125,7 @@ def load_data(cfg: DataConfig) -> tuple[Splits, Preprocessor]:
     if _standardize(cfg, src, train):
         mean, std = fit_standardizer(train)
     pre = Preprocessor(max_value=train.max_value, binarize=cfg.binarize, mean=mean, std=std)
-    return Splits(train=train, val=val, test=test, likelihood=src.likelihood), pre
+    return Splits(train=train, val=val, test=test, likelihood=src.likelihood, extra=dict(src.extra)), pre
 
 
 def _standardize(cfg: DataConfig, src: SourceData, train: Dataset) -> bool:

@@ -86,13 +86,27 @@ class Dataset:
 
 @dataclass
 class Splits:
-    """Train / validation / test datasets (val and test may be None) and the likelihood their source
-    asks for (``SourceData.likelihood``)."""
+    """Train / validation / test datasets (val and test may be None).
+
+    Attributes:
+        likelihood: the likelihood their source asks for (``SourceData.likelihood``).
+        extra: facts about the source (``SourceData.extra``), e.g. ``classes`` and ``columns``.
+    """
 
     train: Dataset
     val: Dataset | None = None
     test: Dataset | None = None
     likelihood: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """Class names by label: the source's ``extra["classes"]``, else "0", "1", ...; None unlabelled."""
+        n = self.train.n_classes if self.train.y is not None else None
+        if n is None:
+            return None
+        names = [str(c) for c in self.extra.get("classes") or []]
+        return names + [str(k) for k in range(len(names), n)]
 
     def get(self, split: str) -> Dataset:
         ds = {"train": self.train, "val": self.val, "valid": self.val, "test": self.test}.get(split)
