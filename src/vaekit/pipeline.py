@@ -2,7 +2,8 @@
 
 ``vaekit.train`` and ``vaekit train`` are :func:`train`; ``vaekit.resume`` and ``vaekit train --resume``
 are :func:`resume`. Training itself (checkpoints, exact resume, several processes) is
-:mod:`vaekit.train.api`; this module adds what a finished run shows a person.
+:mod:`vaekit.train.api`; this module adds what a finished run shows a person, and the experiment
+trackers (TensorBoard, MLflow: :mod:`vaekit.tracking`) around training.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .data import Splits
 from .figures import write_run_figures
 from .report import write_report
 from .run import Run
+from .tracking import tracked
 from .train import api
 from .train.config import RunConfig
 
@@ -27,12 +29,12 @@ def train(config: RunConfig | dict, history: dict | None = None) -> Run:
     test split; ``run.info["warnings"]`` what a user must know (e.g. a diverging run). ``history``:
     the entry for ``run.json``'s history (the CLI passes its command line).
     """
-    return api.train(config, finish=finish, history=history)
+    return api.train(config, finish=finish, history=history, track=tracked)
 
 
 def resume(run_dir: str | Path, overrides: list[tuple[str, object]] = (), history: dict | None = None) -> Run:
     """Continue a run from its last checkpoint (see :func:`vaekit.train.api.resume`) and finish it."""
-    return api.resume(run_dir, overrides, finish=finish, history=history)
+    return api.resume(run_dir, overrides, finish=finish, history=history, track=tracked)
 
 
 def finish(path: Path, info: dict, splits: Splits, history: list[dict], device: torch.device) -> Run:

@@ -15,7 +15,7 @@ import json
 import logging
 import random
 from pathlib import Path
-from typing import Callable
+from typing import Callable, ContextManager
 
 import numpy as np
 import torch
@@ -41,9 +41,13 @@ log = logging.getLogger(__name__)
 #: Settings that may change when a run is resumed (everything else must stay as the run began).
 RESUMABLE = ("train.epochs", "train.lr", "train.device", "train.progress", "train.max_nonfinite",
              "train.grad_clip", "train.eval_batch_size", "train.precision", "train.compile",
-             "train.checkpoint_every", "train.checkpoint_minutes", "train.skip_threshold")
+             "train.checkpoint_every", "train.checkpoint_minutes", "train.skip_threshold", "train.tensorboard",
+             "train.log_every", "train.mlflow", "train.mlflow_uri")
 #: ``finish(path, info, splits, history, device) -> Run``: the end of a finished run (rank 0).
 Finish = Callable[[Path, dict, Splits, list, torch.device], Run]
+#: ``track(trainer, path, cfg, info)``: a context manager around training and ``finish`` that hooks
+#: experiment trackers onto the trainer (rank 0; :func:`vaekit.tracking.tracked`).
+Track = Callable[[Trainer, Path, RunConfig, dict], ContextManager]
 
 
 def seed_everything(seed: int) -> None:
@@ -76,7 +80,8 @@ def _epoch_writer(path: Path):
     return on_epoch_end
 
 
-def train(config: RunConfig | dict, finish: Finish | None = None, history: dict | None = None) -> Run:
+def train(config: RunConfig | dict, finish: Finish | None = None, history: dict | None = None,
+          track: Track | None = None) -> Run:
     """Train a model as configured and write its run directory.
 
     ``model.likelihood: auto`` is resolved from the data, and the likelihood is checked against it,
@@ -84,6 +89,7 @@ def train(config: RunConfig | dict, finish: Finish | None = None, history: dict 
     ``finish`` (default :func:`complete`) returns. Under ``torchrun`` every process trains its shard
     and returns the same run; rank 0 writes it. ``history`` is the entry recorded in ``run.json``'s
     history (the CLI passes its command line; default: a ``train`` entry marked as called from Python).
+    ``track`` hooks experiment trackers around training (:mod:`vaekit.pipeline` passes them).
     """
     cfg = config if isinstance(config, RunConfig) else from_dict(RunConfig, config)
     device = resolve_device(cfg.train.device)
@@ -102,13 +108,13 @@ def train(config: RunConfig | dict, finish: Finish | None = None, history: dict 
             append_history(path, history or history_entry("train"))
         path = Path(distributed.broadcast_text(str(path), d, device))
         log.info("training %s on %s -> %s", cfg.model.name, cfg.data.spec, path)
-        return _fit(trainer, path, info, splits, finish or complete)
+        return _fit(trainer, path, info, splits, finish or complete, _tracking(track, trainer, path, cfg, info))
     finally:
         distributed.teardown(d)
 
 
 def resume(run_dir: str | Path, overrides: list[tuple[str, object]] = (), finish: Finish | None = None,
-           history: dict | None = None) -> Run:
+           history: dict | None = None, track: Track | None = None) -> Run:
     """Continue a run from its last checkpoint: same weights, optimizer, schedule, RNG streams and
     position in the epoch, so the result equals an uninterrupted run (bit for bit on CPU).
 
@@ -142,7 +148,7 @@ def resume(run_dir: str | Path, overrides: list[tuple[str, object]] = (), finish
             append_history(path, history or history_entry("resume"))
             _reopen(path, cfg, info, trainer.state.history)
         log.info("resuming %s at epoch %d, step %d", path, trainer.state.epoch, trainer.state.step)
-        return _fit(trainer, path, info, splits, finish or complete)
+        return _fit(trainer, path, info, splits, finish or complete, _tracking(track, trainer, path, cfg, info))
     finally:
         distributed.teardown(d)
 
@@ -184,24 +190,31 @@ def _reopen(path: Path, cfg: RunConfig, info: dict, history: list[dict]) -> None
     save_info(path, info)
 
 
-def _fit(trainer: Trainer, path: Path, info: dict, splits: Splits, finish: Finish) -> Run:
-    """Train to the end with checkpoints, then ``finish`` on rank 0; run.json records any other ending."""
+def _tracking(track: Track | None, trainer: Trainer, path: Path, cfg: RunConfig, info: dict) -> ContextManager:
+    return track(trainer, path, cfg, info) if track is not None and trainer.dist.main else contextlib.nullcontext()
+
+
+def _fit(trainer: Trainer, path: Path, info: dict, splits: Splits, finish: Finish,
+         tracking: ContextManager = contextlib.nullcontext()) -> Run:
+    """Train to the end with checkpoints (inside ``tracking``), then ``finish`` on rank 0; run.json
+    records any other ending."""
     d = trainer.dist
     trainer.checkpoint_dir = path
     if d.main:
         trainer.on_epoch_end.append(_epoch_writer(path))
-    try:
-        history = trainer.fit()
-    except TrainingError as exc:
-        raise _stop(trainer, path, info, exc) from None
-    except BaseException as exc:
-        _mark(path, info, d.main, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", exc)
-        raise
-    try:
-        run = finish(path, info, splits, history, trainer.device) if d.main else None
-    except BaseException as exc:
-        _mark(path, info, d.main, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", exc)
-        raise
+    with tracking:
+        try:
+            history = trainer.fit()
+        except TrainingError as exc:
+            raise _stop(trainer, path, info, exc) from None
+        except BaseException as exc:
+            _mark(path, info, d.main, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", exc)
+            raise
+        try:
+            run = finish(path, info, splits, history, trainer.device) if d.main else None
+        except BaseException as exc:
+            _mark(path, info, d.main, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", exc)
+            raise
     distributed.barrier(d)
     return run if run is not None else open_run(path, "best", trainer.device)
 
