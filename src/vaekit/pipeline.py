@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from .data import Splits
-from .figures import write_run_figures
+from .figures import Names, write_run_figures
 from .report import write_report
 from .run import Run
 from .tracking import tracked
@@ -41,6 +41,6 @@ def finish(path: Path, info: dict, splits: Splits, history: list[dict], device: 
     """The end of a finished run: test metrics and status (run.json), pictures, the HTML report."""
     run = api.complete(path, info, splits, history, device)
     shown = splits.test or splits.val or splits.train
-    write_run_figures(run.model, shown, run.preprocessor, history, path)
+    write_run_figures(run.model, shown, run.preprocessor, history, path, Names.of(info))
     write_report(run, shown, history)
     return run

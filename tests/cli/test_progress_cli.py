@@ -128,3 +128,15 @@ def test_python_api_runs_are_recorded_too(tmp_path):
     run = vaekit.train(tiny_config(tmp_path, epochs=1))
     history = json.loads((run.path / "run.json").read_text())["history"]
     assert [(h["command"], h["via"], h["argv"]) for h in history] == [("train", "python", None)]
+
+
+def test_cli_sample_and_model_sample_agree_on_decoder_means():
+    import inspect
+
+    from vaekit import latent
+    from vaekit.models import VAE
+
+    assert build_parser().parse_args(["sample", "RUN"]).mean is True
+    assert build_parser().parse_args(["sample", "RUN", "--draws"]).mean is False
+    assert inspect.signature(VAE.sample).parameters["mean"].default is True
+    assert inspect.signature(latent.sample).parameters["mean"].default is True

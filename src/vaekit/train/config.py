@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ..data import DataConfig
 from ..device import PRECISIONS, check_device_name
+from ..config import used_if
 from ..errors import ConfigError
 from ..models import ModelConfig
 from ..schedules import check_kind
@@ -56,11 +57,11 @@ class TrainConfig:
     eval_batch_size: int = 1000
     kl_schedule: str = "constant"
     kl_max: float = 1.0
-    warmup_epochs: float = 0.0
-    n_cycles: int = 4
-    cycle_ratio: float = 0.5
+    warmup_epochs: float = used_if(lambda c: c.kl_schedule == "linear", default=0.0)
+    n_cycles: int = used_if(lambda c: c.kl_schedule == "cyclical", default=4)
+    cycle_ratio: float = used_if(lambda c: c.kl_schedule == "cyclical", default=0.5)
     free_bits: float = 0.0
-    free_bits_group: int = 1
+    free_bits_group: int = used_if(lambda c: c.free_bits > 0, default=1)
     grad_clip: float | None = None
     skip_threshold: float | None = None
     max_nonfinite: int = 10
@@ -73,7 +74,7 @@ class TrainConfig:
     tensorboard: bool | None = None
     log_every: int = 50
     mlflow: bool = False
-    mlflow_uri: str | None = None
+    mlflow_uri: str | None = used_if(lambda c: c.mlflow, default=None)
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "eval_batch_size", "n_cycles", "free_bits_group", "max_nonfinite",
