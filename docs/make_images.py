@@ -41,7 +41,7 @@ def main_(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     out = Path(args.out)
     shutil.rmtree(out / "cvae-images", ignore_errors=True)
-    vaekit("train", "--model", "cvae", "--data", args.data, "--epochs", args.epochs, "--latent-dim", 16,
+    vaekit("train", "--model", "cvae", "--data", args.data, "--epochs", args.epochs, "--latent-dim", 8,
            "--batch-size", 128, "--out-dir", out, "--name", "cvae-images", "--set", "model.net.hidden=[400]")
     run = out / "cvae-images"
     vaekit("evaluate", run, "--iw-samples", 1000, "--iw-examples", 1000)

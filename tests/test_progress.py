@@ -98,3 +98,14 @@ def test_line_formatter():
     assert fmt.format(record(logging.INFO)) == "vaekit: hello 1"
     assert fmt.format(record(logging.WARNING)) == "vaekit: warning: hello 1"
     assert fmt.format(record(logging.DEBUG)) == "vaekit: debug: vaekit.x: hello 1"
+
+
+def test_jupyter_gets_the_notebook_bar_or_log_lines_without_widgets(monkeypatch):
+    import importlib.util
+
+    progress.configure(mode="auto")
+    monkeypatch.setattr(progress, "in_notebook", lambda: True)
+    assert progress.mode() == "notebook"
+    if importlib.util.find_spec("ipywidgets") is None:  # tqdm cannot draw its widget: log lines instead
+        with progress.task(3, "cells", "cell") as t:
+            assert t.mode == "log" and t.bar is None

@@ -88,3 +88,18 @@ def test_mlflow_run_with_metrics_params_and_artifacts(tmp_path):
     assert [m.step for m in client.get_metric_history(got.info.run_id, "step/loss")] == [10, 20, 30, 40]
     artifacts = {a.path for a in client.list_artifacts(got.info.run_id)}
     assert {"loss.png", "samples.png", "report.html"} <= artifacts
+
+
+def test_a_failing_tracker_never_stops_training(tmp_path, monkeypatch, caplog):
+    from vaekit.tracking import TensorBoardTracker
+
+    calls = []
+
+    def broken(self, trainer, row):
+        calls.append(row["epoch"])
+        raise OSError("No space left on device")
+    monkeypatch.setattr(TensorBoardTracker, "on_epoch_end", broken)
+    run = vaekit.train(tiny_config(tmp_path, epochs=2))
+    assert run.info["status"] == "finished" and run.info["epochs_done"] == 2
+    assert calls == [1]  # stopped after its first failure
+    assert "TensorBoardTracker stopped tracking this run: OSError: No space left on device" in caplog.text

@@ -20,6 +20,7 @@ stderr (as PyTorch Lightning does), and an application's own logging configurati
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import sys
@@ -188,12 +189,11 @@ def task(total: int | None, desc: str, unit: str = "it", enabled: bool = True) -
 def _tqdm(t: Task):
     """The tqdm bar of a task (None when the notebook widget is unavailable)."""
     if t.mode == "notebook":
-        try:
-            from tqdm.notebook import tqdm as notebook_tqdm
-
-            return notebook_tqdm(total=t.total or None, desc=t.desc, unit=t.unit, leave=False)
-        except ImportError:  # no ipywidgets: tqdm cannot draw its widget
+        if importlib.util.find_spec("ipywidgets") is None:  # tqdm cannot draw its widget without it
             return None
+        from tqdm.notebook import tqdm as notebook_tqdm
+
+        return notebook_tqdm(total=t.total or None, desc=t.desc, unit=t.unit, leave=False)
     from tqdm import tqdm
 
     size = bar_size()

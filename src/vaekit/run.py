@@ -130,7 +130,7 @@ def save_info(path: Path, info: dict) -> None:
 
 def history_entry(command: str, argv: list[str] | None = None, started: float | None = None, **extra) -> dict:
     """One ``history`` entry: the command, its arguments (None: called from Python), when it started."""
-    from . import __version__
+    from .version import __version__
 
     when = datetime.datetime.fromtimestamp(started, datetime.timezone.utc) if started else \
         datetime.datetime.now(datetime.timezone.utc)

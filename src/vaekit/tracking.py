@@ -53,7 +53,7 @@ def epoch_scalars(row: dict) -> dict[str, float]:
            if f"{split}_{term}" in row}
     out.update({"train/kl_weight": row["kl_weight"], "train/skipped_steps": row["skipped_steps"],
                 "train/seconds_per_epoch": row["seconds"], "train/epoch": row["epoch"]})
-    return {k: float(v) for k, v in out.items()}
+    return {k: float(v) for k, v in out.items() if v is not None}  # e.g. no bits/dim for tables
 
 
 def step_scalars(trainer: Trainer, terms: torch.Tensor) -> dict[str, float]:
@@ -221,9 +221,25 @@ def start_trackers(trainer: Trainer, path: Path, cfg: RunConfig, info: dict) -> 
             raise ConfigError("train.mlflow needs MLflow: pip install 'vaekit[mlflow]'")
         trackers.append(MLflowTracker(path, trainer, cfg, info))
     for tracker in trackers:
-        trainer.on_step_end.append(tracker.on_step_end)
-        trainer.on_epoch_end.append(tracker.on_epoch_end)
+        failed: list[Exception] = []
+        trainer.on_step_end.append(_guarded(tracker, "on_step_end", failed))
+        trainer.on_epoch_end.append(_guarded(tracker, "on_epoch_end", failed))
     return trackers
+
+
+def _guarded(tracker, hook: str, failed: list[Exception]):
+    """``tracker.<hook>``; on the tracker's first error (in any hook: ``failed`` is shared) it logs a
+    warning and the tracker stops: a full disk or an unreachable MLflow server never stops training."""
+
+    def call(trainer: Trainer, *args) -> None:
+        if failed:
+            return
+        try:
+            getattr(tracker, hook)(trainer, *args)
+        except Exception as exc:  # noqa: BLE001
+            failed.append(exc)
+            log.warning("%s stopped tracking this run: %s: %s", type(tracker).__name__, type(exc).__name__, exc)
+    return call
 
 
 @contextlib.contextmanager

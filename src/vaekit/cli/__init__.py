@@ -19,7 +19,7 @@ import pkgutil
 import sys
 import time
 
-from .. import __version__
+from ..version import __version__
 from ..errors import VaekitError
 
 EXIT_USAGE = 2

@@ -109,7 +109,7 @@ class Trainer:
         self.data_gen = torch.Generator().manual_seed(cfg.seed)
         self.epoch_rng = self.data_gen.get_state()
         self.on_epoch_end: list[Callable[["Trainer", dict], None]] = []
-        self.on_step_end: list[Callable[["Trainer", dict, object], None]] = []
+        self.on_step_end: list[Callable[["Trainer", torch.Tensor, torch.Tensor], None]] = []
         self.checkpoint_dir: Path | None = None
         self.last_checkpoint = time.monotonic()
         self.train_x = splits.train.x.to(device)
