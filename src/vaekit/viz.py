@@ -176,11 +176,12 @@ def bar_figure(values: np.ndarray, tick_labels: Sequence[str], title: str, xlabe
     fig, ax = plt.subplots(figsize=(max(4.0, 0.32 * len(values) + 1.5), 3.4))
     x = np.arange(len(values))
     on = np.ones(len(values), bool) if highlight is None else np.asarray(highlight, bool)
-    ax.bar(x[on], values[on], color="tab:blue", label=legend[0] or None)
-    ax.bar(x[~on], values[~on], color="tab:gray", label=legend[1] or None)
+    for mask, color, label in ((on, "tab:blue", legend[0]), (~on, "tab:gray", legend[1])):
+        if mask.any():  # a kind with no bars gets no legend entry
+            ax.bar(x[mask], values[mask], color=color, label=label or None)
     ax.set_xticks(x, list(tick_labels), fontsize=7, rotation=90 if len(values) > 24 else 0)
-    if highlight is not None and any(legend):
-        ax.legend(fontsize=8)
+    if highlight is not None and any(legend):  # beside the axes: it never hides a bar
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
