@@ -34,6 +34,7 @@ from .config import to_dict
 from .device import device_of, evaluating
 from .errors import ConfigError
 from .figures import eval_batch, to_display
+from .latent import labels_for
 from .train.config import RunConfig
 from .train.loop import Trainer
 from .train.step import TERMS
@@ -64,7 +65,8 @@ def step_scalars(trainer: Trainer, terms: torch.Tensor) -> dict[str, float]:
 
 
 class Pictures:
-    """The fixed inputs of the tracked images: prior draws (a seeded generator) and a validation batch."""
+    """The fixed inputs of the tracked pictures: prior draws from a fixed seed (under a forked RNG, so
+    training's random stream is untouched) and the first validation examples."""
 
     def __init__(self, trainer: Trainer, seed: int) -> None:
         ds = trainer.splits.val or trainer.splits.train
@@ -78,7 +80,7 @@ class Pictures:
         device = device_of(self.model)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(self.seed)
-            x = self.model.sample(N_SAMPLES, y=_labels(self.model, N_SAMPLES, device), mean=True)
+            x = self.model.sample(N_SAMPLES, y=labels_for(self.model, N_SAMPLES), mean=True)
         return _grid(to_display(x, self.pre), 8)
 
     @torch.no_grad()
@@ -95,10 +97,6 @@ class Pictures:
     def latent_means(self) -> torch.Tensor:
         """``(N, Z)`` posterior means of the fixed validation examples."""
         return self.model.encode(self.x, self.y).mean.float().cpu()
-
-
-def _labels(model, n: int, device: torch.device) -> torch.Tensor | None:
-    return torch.arange(n, device=device) % model.n_classes if model.conditional else None
 
 
 def _grid(x: torch.Tensor, nrow: int) -> np.ndarray:

@@ -58,7 +58,7 @@ def add_output_args(p: argparse.ArgumentParser, top: bool) -> None:
     out.add_argument("-v", "--verbose", action="store_true", default=False if top else unset,
                      help="also log debugging details")
     out.add_argument("-q", "--quiet", action="store_true", default=False if top else unset,
-                     help="no progress and no log lines: only errors and the final summary")
+                     help="no progress and no informational lines: only warnings, errors and the final summary")
     out.add_argument("--heartbeat", type=_seconds, metavar="SECONDS", default=None if top else unset,
                      help="seconds between progress lines inside long loops when stderr is not a terminal "
                           "(default 30)")
