@@ -16,6 +16,13 @@ import torch
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def error_lines(stderr: str) -> list[str]:
+    """The lines of a CLI's stderr without vaekit's informational log lines (``vaekit: <message>``,
+    shown by default since issue 19); errors (``vaekit: error: ...``), warnings and anything else stay."""
+    info = lambda line: line.startswith("vaekit: ") and not line.startswith(("vaekit: error:", "vaekit: warning:"))  # noqa: E731
+    return [line for line in stderr.strip().splitlines() if not info(line)]
+
+
 def tiny_config(out_dir: Path, **train) -> dict:
     """A run config that trains in about a second on the digits."""
     return {"out_dir": str(out_dir), "name": "tiny",

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from vaekit import figures, latent
+from vaekit.config import build_strict
 from vaekit.data import Preprocessor
 from vaekit.errors import ConfigError
-from vaekit.models import ModelConfig, build_model
+from vaekit.models import MODELS, ModelConfig, build_model
 from vaekit.nets import NetConfig
-from vaekit.viz import figure_png, image_grid, labelled_grid, scatter_figure
+from vaekit.viz import figure_png, image_grid, labelled_grid, loss_figure, scatter_figure
 
 
 def png(fig) -> Image.Image:
@@ -69,3 +71,100 @@ def test_tabular_models_get_vector_panels():
         assert png(fig).size[1] > 50
     with pytest.raises(ConfigError, match="GIF needs image data"):
         figures.interpolation_gif(model, x[0], x[1], pre)
+
+
+def test_loss_figure_gives_rate_and_distortion_their_own_axes():
+    history = [{"epoch": e, "train_nelbo": 100 - e, "val_nelbo": 101 - e, "train_rate": 0.1 * e, "val_rate": 0.12 * e,
+                "train_distortion": 100 - 1.1 * e, "val_distortion": 101 - 1.12 * e, "kl_weight": min(1, e / 3)}
+               for e in range(1, 6)]
+    fig = loss_figure(history)
+    axes = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title().split(":")[0].split(" =")[0] for ax in axes] == ["negative ELBO", "rate", "distortion"]
+    rate = axes[1]
+    assert [list(line.get_ydata()) for line in rate.get_lines()[:2]] == [[r["train_rate"] for r in history],
+                                                                         [r["val_rate"] for r in history]]
+    lo, hi = rate.get_ylim()
+    assert hi - lo < 1.0  # its own scale: the 0.1..0.6 nats rate is not flattened against 100 nats
+    fig.canvas.draw()
+    assert all(float(t).is_integer() for t in axes[0].get_xticks())  # whole epochs only
+    twin = [ax for ax in fig.axes if ax.get_ylabel() == "KL weight"]
+    assert len(twin) == 1 and list(twin[0].get_lines()[0].get_ydata()) == [r["kl_weight"] for r in history]
+    png(fig)  # renders
+
+
+@pytest.fixture(scope="module")
+def cvae():
+    model = build_model(build_strict(MODELS.get("cvae").Config, {"name": "cvae", "latent_dim": 2,
+                                                               "net": {"hidden": [16]}}, "model"), (1, 8, 8), 3)
+    return model.eval()
+
+
+def test_conditional_samples_get_one_labelled_row_per_class(cvae):
+    names = figures.Names(classes=("cat", "dog", "emu"))
+    fig = figures.samples_figure(cvae, Preprocessor(), n=12, names=names)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["cat", "dog", "emu"] and ax.get_ylabel() == "class"
+    assert ax.images[0].get_array().shape[0] == 2 + 3 * (48 + 2)  # three rows of 48-pixel cells
+    assert ax.images[0].get_array().shape[1] == 2 + 4 * (48 + 2)  # ceil(12 / 3) samples per class
+    single = figures.samples_figure(cvae, Preprocessor(), n=4, label=2, names=names)
+    assert "class emu" in single.axes[0].get_title()
+
+
+def test_class_names_on_projections_and_arithmetic(tiny_run):
+    names = figures.Names.of({"class_names": [f"digit {k}" for k in range(10)]})
+    ds = latent.load_split(tiny_run)
+    emb = latent.embed(tiny_run.model, ds, tiny_run.preprocessor)
+    fig = figures.projection_figure(latent.project(emb.mu), emb.y, names=names)
+    legend = fig.axes[0].get_legend()
+    assert legend.get_title().get_text() == "class"
+    assert [t.get_text() for t in legend.get_texts()] == [f"digit {k}" for k in range(10)]
+    x, y = latent.batch(tiny_run, ds, torch.arange(3))
+    fig = figures.arithmetic_figure(tiny_run.model, x, y, latent.attribute_vector(emb.mu, emb.y, 1, 7),
+                                    tiny_run.preprocessor, 1, 7, names=names)
+    ax = fig.axes[0]
+    assert "mean mu(digit 1) - mean mu(digit 7)" in ax.get_title()
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"{i}\n(digit {k})" for i, k in enumerate(y.tolist())]
+
+
+def test_tabular_heat_maps_show_column_names_in_raw_units():
+    model = build_model(ModelConfig(latent_dim=2, likelihood="gaussian", net=NetConfig(hidden=[8])), (3,)).eval()
+    pre = Preprocessor(mean=torch.tensor([100.0, -5.0, 0.5]), std=torch.tensor([10.0, 2.0, 0.1]))
+    x = torch.randn(4, 3)
+    names = figures.Names(columns=("height_cm", "temp_c", "ratio"))
+    fig = figures.reconstruction_figure(model, x, None, pre, names=names)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["height_cm", "temp_c", "ratio"]
+    shown = torch.tensor(ax.images[0].get_array())  # (2 * 4, 3): originals then reconstructions
+    torch.testing.assert_close(shown[:4], x * pre.std + pre.mean)  # data units, not standardized ones
+    assert fig.axes[1].get_ylabel() == "value (data units)"
+
+
+def test_anomaly_histograms_show_auroc_and_clipped_tails():
+    from vaekit.evaluate.anomaly import histogram_figure
+
+    rng = np.random.default_rng(0)
+    normal = {"nll": np.r_[rng.normal(0, 1, 400), [-40.0]], "kl": rng.normal(0, 1, 400)}
+    anomalous = {"nll": np.r_[rng.normal(3, 1, 200), [90.0, 95.0]], "kl": rng.normal(0.5, 1, 200)}
+    fig = histogram_figure(normal, anomalous, {"nll": 2.0, "kl": 1.0}, {"nll": 0.93, "kl": 0.61})
+    nll, kl = fig.axes[:2]
+    assert nll.get_title() == "nll: AUROC 0.930" and kl.get_title() == "kl: AUROC 0.610"
+    label = nll.get_xlabel()
+    assert "clipped into the hatched bins" in label
+    lo, hi = np.percentile(np.r_[normal["nll"], anomalous["nll"]], [0.5, 99.5])  # the shown range
+    below = [(int((v < lo).sum()), int((v > hi).sum())) for v in (normal["nll"], anomalous["nll"])]
+    assert f"< {lo:.4g}: {below[0][0]} normal, {below[1][0]} anomalous" in label
+    assert f"> {hi:.4g}: {below[0][1]} normal, {below[1][1]} anomalous" in label
+    assert below[0][0] >= 1 and below[1][1] >= 2  # the extreme scores are counted, not dropped
+    assert sum(bool(p.get_hatch()) for p in nll.patches) >= 2
+    png(fig)
+
+
+def test_class_names_come_from_the_data(tmp_path):
+    from vaekit.data import DataConfig, load_data
+
+    table = tmp_path / "t.csv"
+    table.write_text("a,b,kind\n" + "".join(f"{i},{i % 3},{['cat', 'dog'][i % 2]}\n" for i in range(30)))
+    splits, _ = load_data(DataConfig(spec=f"csv:{table}", label_column="kind"))
+    assert splits.class_names == ["cat", "dog"] and splits.extra["columns"] == ["a", "b"]
+    splits, _ = load_data(DataConfig(spec="digits"))
+    assert splits.class_names == [str(k) for k in range(10)]

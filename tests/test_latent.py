@@ -29,9 +29,11 @@ def data(tiny_run):
 
 
 def test_sample_shapes_temperature_and_means(model):
-    x = latent.sample(model, 5)
+    x = latent.sample(model, 5, mean=False)
     assert x.shape == (5, 1, 8, 8)
     assert set(x.unique().tolist()) <= {0.0, 1.0}  # Bernoulli draws
+    means = latent.sample(model, 5)  # decoder means by default, as model.sample
+    assert len(means.unique()) > 2 and means.min() >= 0 and means.max() <= 1
     cold = latent.sample(model, 3, temperature=0.0, mean=True)  # z = 0 for every row
     assert torch.allclose(cold, latent.decode_mean(model, torch.zeros(3, model.latent_dim)))
 

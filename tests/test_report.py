@@ -68,3 +68,31 @@ def test_page_checker_catches_broken_images_and_console_errors(tmp_path):
     assert [img["width"] for img in page.images] == [0, 0]
     assert any("boom" in e for e in page.errors) and any("nope" in e for e in page.errors)
     assert any("missing.png" in e for e in page.errors)
+
+
+def test_report_is_rewritten_with_evaluation_and_anomaly_results(tiny_run, tmp_path):
+    import json
+
+    from vaekit.cli import main
+
+    run = shutil.copytree(tiny_run.path, tmp_path / "run")
+    assert main(["evaluate", str(run), "--iw-samples", "10", "--iw-examples", "60", "-q"]) == 0
+    result = json.loads((run / "evaluation.json").read_text())
+    html = (run / "report.html").read_text()
+    assert "<h2>Evaluation</h2>" in html and f"{result['nll']:.2f} ± {result['nll_se']:.2f} nats" in html
+    assert f"{result['active_units']} / 4" in html and f"{result['probe_accuracy']:.4f}".rstrip("0") in html
+    assert "<h3>KL per latent dimension (evaluation)</h3>" in html and "<h3>Active units</h3>" in html
+    assert main(["anomaly", "eval", str(run), "--normal-classes", "0,1,2,3,4", "--k", "5", "--elbo-samples", "1",
+                 "--scores", "nll,recon", "-q"]) == 0
+    anomaly = json.loads((run / "anomaly.json").read_text())
+    html = (run / "report.html").read_text()
+    assert "<h2>Anomaly detection</h2>" in html and "<h3>Anomaly score histograms</h3>" in html
+    for name in ("nll", "recon"):
+        assert f"<th>{name}</th><td class=\"num\">{anomaly['scores'][name]['auroc']:.4f}".rstrip("0") in html
+    assert len(re.findall(r'<img src="data:image/png;base64,', html)) == 6 + 3
+    config = html.split("<h2>Config</h2>", 1)[1]
+    assert "hidden:" in config and "channels:" not in config and "sigma:" not in config  # only what the MLP VAE uses
+    if find_chromium() is not None:  # the rewritten report renders completely in a real browser
+        page = check_page(run / "report.html")
+        assert len(page.images) == 9 and all(i["complete"] and i["width"] > 0 for i in page.images)
+        assert page.errors == [] and page.resources == []

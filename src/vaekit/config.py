@@ -112,6 +112,24 @@ def to_dict(obj) -> dict:
     return dataclasses.asdict(obj)
 
 
+def used_if(predicate, **kwargs) -> dataclasses.Field:
+    """A dataclass field that only matters when ``predicate(config)`` holds (e.g. ``model.sigma``
+    for the Gaussian likelihood); :func:`used_dict` leaves it out otherwise. ``kwargs`` go to
+    ``dataclasses.field`` (``default=...`` or ``default_factory=...``)."""
+    return dataclasses.field(metadata={"used_if": predicate}, **kwargs)
+
+
+def used_dict(obj) -> dict:
+    """Like :func:`to_dict`, without the fields that do not apply (see :func:`used_if`)."""
+    out = {}
+    for f in dataclasses.fields(obj):
+        if "used_if" in f.metadata and not f.metadata["used_if"](obj):
+            continue
+        value = getattr(obj, f.name)
+        out[f.name] = used_dict(value) if dataclasses.is_dataclass(value) else value
+    return out
+
+
 def set_dotted(data: dict, dotted: str, value: Any) -> None:
     """``set_dotted(d, "train.lr", 3e-4)`` sets ``d["train"]["lr"]``, creating sections."""
     keys = dotted.split(".")

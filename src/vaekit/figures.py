@@ -2,15 +2,18 @@
 
 Each ``*_figure`` function returns a labelled matplotlib figure (save it with :func:`save`). Model
 outputs are mapped back to data space (``Preprocessor.invert``) for display; images become padded
-grayscale or RGB grids, flat vectors (tabular data) become labelled heat-map panels.
+grayscale or RGB grids, flat vectors (tabular data) become heat-map panels in raw units with the
+column names. :class:`Names` carries the data's class and column names (``Names.of(run.info)``).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
+import numpy as np
 import torch
 
 from . import latent
@@ -27,24 +30,53 @@ from .viz import (bar_figure, gif_bytes, image_grid, labelled_grid, loss_figure,
 save = save_figure
 
 
+@dataclass(frozen=True)
+class Names:
+    """What the data calls its classes and columns (``run.json``'s ``class_names`` and ``columns``),
+    and for tables how encoded rows read in the columns' own units (``units``: ``(N, W) -> (N, W)``)."""
+
+    classes: tuple[str, ...] | None = None
+    columns: tuple[str, ...] | None = None
+    units: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    @classmethod
+    def of(cls, info: dict, codec=None) -> "Names":
+        """The names recorded in a run's ``run.json`` (``run.info``); with the run's table ``codec``
+        (``run.columns``) the encoded positions' names and units."""
+        classes = info.get("class_names")
+        columns = codec.positions() if codec is not None else info.get("columns")
+        return cls(tuple(map(str, classes)) if classes else None, tuple(map(str, columns)) if columns else None,
+                   None if codec is None else codec.to_units)
+
+    def label(self, k: int) -> str:
+        """The name of class ``k`` (its number when unnamed)."""
+        return self.classes[k] if self.classes and 0 <= k < len(self.classes) else str(k)
+
+
+NO_NAMES = Names()
+
+
 def to_display(x: torch.Tensor, pre: Preprocessor) -> torch.Tensor:
     """Model-space values -> data space (undo standardization) for display."""
     return pre.invert(x)
 
 
 def grid_figure(x: torch.Tensor, pre: Preprocessor, title: str, row_labels: Sequence[str] = (),
-                col_labels: Sequence[str] = (), xlabel: str = "", ylabel: str = ""):
+                col_labels: Sequence[str] = (), xlabel: str = "", ylabel: str = "", names: Names = NO_NAMES):
     """Show ``x (R, C, *shape)`` (model space) as a labelled image grid, or as a vector panel for flat data.
 
-    In a vector panel each of the R rows is a block of C vectors, in column order.
+    In a vector panel each of the R rows is a block of C vectors, in column order, in data units
+    (standardization undone), its x axis labelled with ``names.columns``.
     """
     r, c = x.shape[:2]
-    shown = to_display(x.reshape(r * c, *x.shape[2:]), pre).reshape(x.shape)
+    flat = x.reshape(r * c, *x.shape[2:])
+    shown = (names.units(flat) if names.units is not None else to_display(flat, pre)).reshape(x.shape)
     if x.dim() == 5:
         return labelled_grid(shown, title, row_labels, col_labels, xlabel, ylabel)
     blocks = [shown[i].reshape(c, -1) for i in range(r)]
     note = f" (rows in a block: {col_labels[0]} .. {col_labels[-1]})" if col_labels and c > 1 else ""
-    return vector_panel(blocks, list(row_labels) or [""] * r, title + note)
+    units = "value (data units)" if pre.mean is not None or names.units is not None else "value"
+    return vector_panel(blocks, list(row_labels) or [""] * r, title + note, columns=names.columns, units=units)
 
 
 def _rows(x: torch.Tensor, ncol: int) -> torch.Tensor:
@@ -57,11 +89,11 @@ def _rows(x: torch.Tensor, ncol: int) -> torch.Tensor:
 
 
 def reconstruction_figure(model: VAE, x: torch.Tensor, y: torch.Tensor | None, pre: Preprocessor,
-                          ncol: int = 8, title: str = "Reconstructions E[x | z = mu(x)]"):
+                          ncol: int = 8, title: str = "Reconstructions E[x | z = mu(x)]", names: Names = NO_NAMES):
     """Originals above their reconstructions, in pairs of rows of ``ncol`` items."""
     x_hat = latent.reconstruct(model, x, y)
     if x.dim() != 4:
-        return grid_figure(torch.stack([x, x_hat]), pre, title, ["original", "reconstruction"])
+        return grid_figure(torch.stack([x, x_hat]), pre, title, ["original", "reconstruction"], names=names)
     ncol = min(ncol, len(x))
     pairs = torch.stack([_rows(x, ncol), _rows(x_hat, ncol)], dim=1)  # (R, 2, ncol, *shape)
     labels = [name for _ in range(len(pairs)) for name in ("original", "reconstruction")]
@@ -69,21 +101,31 @@ def reconstruction_figure(model: VAE, x: torch.Tensor, y: torch.Tensor | None, p
 
 
 def samples_figure(model: VAE, pre: Preprocessor, n: int = 64, label: int | None = None,
-                   temperature: float = 1.0, mean: bool = False, ncol: int = 8):
-    """``n`` prior samples (decoder means or random draws) in rows of ``ncol``."""
-    x = latent.sample(model, n, label=label, temperature=temperature, mean=mean)
+                   temperature: float = 1.0, mean: bool = True, ncol: int = 8, names: Names = NO_NAMES):
+    """``n`` prior samples (decoder means by default, or random draws) in rows of ``ncol``.
+
+    A conditional model without ``label`` gets one labelled row per class, ceil(n / classes) samples each.
+    """
     what = "decoder means E[x|z]" if mean else "draws x ~ p(x|z)"
-    cond = "" if not model.conditional else f", label {label}" if label is not None else ", labels 0, 1, ... in turn"
-    return grid_figure(_rows(x, min(ncol, n)), pre, f"{n} prior samples ({what}, temperature {temperature:g}{cond})")
+    if model.conditional and label is None:
+        per = math.ceil(n / model.n_classes)
+        x = torch.stack([latent.sample(model, per, k, temperature, mean) for k in range(model.n_classes)])
+        return grid_figure(x, pre, f"Prior samples per class ({what}, temperature {temperature:g})",
+                           [names.label(k) for k in range(model.n_classes)], ylabel="class", names=names)
+    x = latent.sample(model, n, label=label, temperature=temperature, mean=mean)
+    cond = f", class {names.label(label)}" if label is not None else ""
+    return grid_figure(_rows(x, min(ncol, n)), pre, f"{n} prior samples ({what}, temperature {temperature:g}{cond})",
+                       names=names)
 
 
 def interpolation_figure(model: VAE, x0: torch.Tensor, x1: torch.Tensor, pre: Preprocessor, steps: int = 10,
-                         methods: Sequence[str] = latent.INTERPOLATIONS, y: torch.Tensor | None = None):
+                         methods: Sequence[str] = latent.INTERPOLATIONS, y: torch.Tensor | None = None,
+                         names: Names = NO_NAMES):
     """One row per method: input A, the decoded path t = 0..1, input B."""
     rows = [torch.cat([x0[None], latent.interpolate(model, x0, x1, steps, m, y), x1[None]]) for m in methods]
     ts = [f"{t:.2f}" for t in torch.linspace(0, 1, steps).tolist()]
     return grid_figure(torch.stack(rows), pre, f"Interpolation between the posterior means of A and B ({steps} steps)",
-                       list(methods), ["A", *ts, "B"], xlabel="t (0 = A, 1 = B)")
+                       list(methods), ["A", *ts, "B"], xlabel="t (0 = A, 1 = B)", names=names)
 
 
 def interpolation_gif(model: VAE, x0: torch.Tensor, x1: torch.Tensor, pre: Preprocessor, steps: int = 10,
@@ -99,7 +141,7 @@ def interpolation_gif(model: VAE, x0: torch.Tensor, x1: torch.Tensor, pre: Prepr
 def traversal_figure(model: VAE, x: torch.Tensor, y: torch.Tensor | None, pre: Preprocessor,
                      centre: tuple[torch.Tensor, torch.Tensor | None] | None = None, span: float = 3.0,
                      steps: int = 9, include_inactive: bool = False, max_dims: int | None = None,
-                     label: int | None = None, centre_name: str = "the chosen item"):
+                     label: int | None = None, centre_name: str = "the chosen item", names: Names = NO_NAMES):
     """Each latent dimension swept over [-span, span], rows ordered by mean KL over ``x``.
 
     Args:
@@ -109,6 +151,7 @@ def traversal_figure(model: VAE, x: torch.Tensor, y: torch.Tensor | None, pre: P
         include_inactive: also show inactive dimensions (see :func:`vaekit.models.usage.active_units`).
         max_dims: show at most this many dimensions (the highest-KL ones).
         label: label of the decoded images for conditional models (default: the centre's, or 0).
+        names: class names (conditional models) and column names (tabular data).
     """
     kl = latent.kl_per_dim(model, x, y)  # (Z,)
     active = None if include_inactive or len(x) < 2 else latent.active_units(model.encode(x, y).mean)["active"]
@@ -121,9 +164,10 @@ def traversal_figure(model: VAE, x: torch.Tensor, y: torch.Tensor | None, pre: P
     hidden = model.latent_dim - len(dims)
     where = "z = 0" if centre is None else f"the posterior mean of {centre_name}"
     note = f"; {hidden} inactive or lower-KL dimensions hidden" if hidden else ""
-    return grid_figure(out, pre, f"Latent traversals around {where} (ordered by KL{note})",
+    cond = "" if yc is None else f", class {names.label(int(yc.reshape(-1)[0]))}"
+    return grid_figure(out, pre, f"Latent traversals around {where} (ordered by KL{note}{cond})",
                        [f"z{int(d)} (KL {float(kl[d]):.3f})" for d in dims], [f"{v:+.1f}" for v in values.tolist()],
-                       xlabel="value of the swept dimension", ylabel="dimension (mean KL, nats)")
+                       xlabel="value of the swept dimension", ylabel="dimension (mean KL, nats)", names=names)
 
 
 def _centre(model: VAE, centre, label: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -137,36 +181,54 @@ def _centre(model: VAE, centre, label: int | None) -> tuple[torch.Tensor, torch.
     return z0, yc if own else latent.labels_for(model, 1, label)
 
 
-def manifold_figure(model: VAE, pre: Preprocessor, n: int = 15, label: int | None = None):
+def manifold_figure(model: VAE, pre: Preprocessor, n: int = 15, label: int | None = None,
+                    names: Names = NO_NAMES):
     """The decoded n x n grid of Gaussian quantiles of a 2-D latent space (Kingma & Welling 2014, Fig. 4)."""
     y = latent.labels_for(model, 1, label)  # class 0 by default
     x = latent.manifold(model, n, y=y)
     v = [f"{t:+.1f}" for t in latent.manifold_values(n).tolist()]
-    cond = "" if y is None else f", label {int(y)}"
+    cond = "" if y is None else f", class {names.label(int(y))}"
     return grid_figure(x, pre, f"Learned 2-D manifold (z at Gaussian quantiles 5%..95%{cond})", v[::-1], v,
-                       xlabel="z0", ylabel="z1")
+                       xlabel="z0", ylabel="z1", names=names)
 
 
 def arithmetic_figure(model: VAE, x: torch.Tensor, y: torch.Tensor | None, vector: torch.Tensor,
                       pre: Preprocessor, a: int, b: int, scales: Sequence[float] = (1.0,),
-                      items: Sequence[int] | None = None):
+                      items: Sequence[int] | None = None, names: Names = NO_NAMES):
     """Inputs, their reconstructions (before) and decodings of mu(x) + s * v(a - b) (after), per column.
 
-    ``items`` names the columns (e.g. the inputs' dataset positions).
+    ``items`` names the columns (e.g. the inputs' dataset positions); with labels ``y`` each column
+    also shows its item's class.
     """
     out = latent.arithmetic(model, x, vector, (0.0, *scales), y)  # (1 + S, B, *shape)
     labels = ["input", "before: mu(x)", *(f"after: mu(x) {s:+g}·v" for s in scales)]
+    items = [str(i) for i in (items if items is not None else range(len(x)))]
+    if y is not None:
+        items = [f"{i}\n({names.label(int(k))})" for i, k in zip(items, y.tolist())]
     return grid_figure(torch.cat([x[None], out]), pre,
-                       f"Latent arithmetic: v = mean mu(label {a}) - mean mu(label {b})", labels,
-                       [str(i) for i in (items if items is not None else range(len(x)))], xlabel="item")
+                       f"Latent arithmetic: v = mean mu({names.label(a)}) - mean mu({names.label(b)})", labels,
+                       items, xlabel="item (class)" if y is not None else "item", names=names)
 
 
-def projection_figure(proj: Projection, y: torch.Tensor | None, title: str | None = None):
-    """Scatter of a 2-D projection of posterior means, coloured by label with a legend."""
-    names = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
+def projection_figure(proj: Projection, y: torch.Tensor | None, title: str | None = None, names: Names = NO_NAMES):
+    """Scatter of a 2-D projection of posterior means, coloured by class with a legend of class names."""
+    methods = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
     labels = None if y is None else y.cpu().numpy()
-    title = title or f"{names[proj.method]} of the posterior means ({len(proj.points)} examples)"
-    return scatter_figure(proj.points, labels, title, *proj.axis_labels)
+    title = title or f"{methods[proj.method]} of the posterior means ({len(proj.points)} examples)"
+    return scatter_figure(proj.points, labels, title, *proj.axis_labels, class_names=names.classes)
+
+
+def activity_figure(variance: Sequence[float], threshold: float):
+    """Var_x E_q[z_u | x] per latent dimension on a log axis, the active-unit threshold dashed
+    (Burda et al. 2015, Sec. 5.2); inactive dimensions in grey."""
+    values = np.maximum(np.asarray(variance, dtype=float), 1e-12)
+    fig = bar_figure(values, [str(j) for j in range(len(values))], "Active units: variance of the posterior mean",
+                     "latent dimension", "Var over x of E[z_u | x]", values > threshold,
+                     (f"active (> {threshold:g})", "inactive"))
+    ax = fig.axes[0]
+    ax.set_yscale("log")
+    ax.axhline(threshold, color="tab:red", linestyle="--", linewidth=1)
+    return fig
 
 
 def kl_figure(kl: torch.Tensor, active: torch.Tensor | None = None):
@@ -203,15 +265,17 @@ def _row_label(row: dict) -> str:
     return f"z{row['dim']}: {factor} ({row['nmi']:.2f}, KL {row['kl']:.2f})"
 
 
-def write_run_figures(model: VAE, ds: Dataset, pre: Preprocessor, history: list[dict], folder: Path) -> list[Path]:
+def write_run_figures(model: VAE, ds: Dataset, pre: Preprocessor, history: list[dict], folder: Path,
+                      names: Names = NO_NAMES) -> list[Path]:
     """``reconstructions.png``, ``samples.png`` and ``loss.png`` in ``folder``."""
     with evaluating(model) as device:
         x, y = eval_batch(ds, pre, device, 16)
-        return [save(reconstruction_figure(model, x, y, pre), folder / "reconstructions.png"),
-                save(samples_figure(model, pre, mean=True), folder / "samples.png"),
+        return [save(reconstruction_figure(model, x, y, pre, names=names), folder / "reconstructions.png"),
+                save(samples_figure(model, pre, names=names), folder / "samples.png"),
                 save(loss_figure(history), folder / "loss.png")]
 
 
-__all__ = ["arithmetic_figure", "eval_batch", "factor_traversal_figure", "grid_figure", "interpolation_figure",
-           "interpolation_gif", "kl_figure", "manifold_figure", "projection_figure", "reconstruction_figure", "samples_figure", "save",
+__all__ = ["NO_NAMES", "Names", "activity_figure", "arithmetic_figure", "eval_batch", "factor_traversal_figure",
+           "grid_figure", "interpolation_figure", "interpolation_gif", "kl_figure", "manifold_figure",
+           "projection_figure", "reconstruction_figure", "samples_figure", "save",
            "to_display", "traversal_figure", "write_run_figures"]

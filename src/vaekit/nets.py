@@ -8,11 +8,12 @@ exactly (``output_padding`` is computed per layer), so sizes that are not powers
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from .config import used_if
 from .errors import ConfigError
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU,
@@ -34,11 +35,11 @@ class NetConfig:
     """
 
     body: str = "mlp"
-    hidden: list = field(default_factory=lambda: [400])
-    channels: list = field(default_factory=lambda: [32, 64])
-    kernel: int = 4
-    stride: int = 2
-    dense: list = field(default_factory=list)
+    hidden: list = used_if(lambda c: c.body == "mlp", default_factory=lambda: [400])
+    channels: list = used_if(lambda c: c.body == "conv", default_factory=lambda: [32, 64])
+    kernel: int = used_if(lambda c: c.body == "conv", default=4)
+    stride: int = used_if(lambda c: c.body == "conv", default=2)
+    dense: list = used_if(lambda c: c.body == "conv", default_factory=list)
     activation: str = "relu"
 
     def __post_init__(self) -> None:

@@ -1,7 +1,11 @@
-"""A self-contained HTML report of a run: config, metrics, loss curves and latent-space pictures.
+"""A self-contained HTML report of a run: metrics, evaluation, anomaly results, loss curves,
+latent-space pictures and the config keys the model uses.
 
 One file (``report.html`` in the run directory): every picture is an embedded base64 PNG, styles are
 inline, there is no script and no network request, so it opens anywhere, offline, and can be mailed.
+The ``Evaluation`` and ``Anomaly detection`` sections appear once ``vaekit evaluate`` /
+``vaekit anomaly eval`` wrote ``evaluation.json`` / ``anomaly.json`` into the run (both rewrite the
+report).
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ import torch
 import yaml
 
 from . import figures, latent
-from .config import to_dict
+from .config import used_dict
 from .data import Dataset
 from .device import device_of, evaluating
-from .errors import VaekitError
+from .errors import CheckpointError, VaekitError
 from .evaluate.likelihood import model_bpd
-from .io import write_text
+from .io import read_json, write_text
 from .run import Run
 from .viz import figure_png, loss_figure
 
@@ -76,32 +80,34 @@ def build_report(run: Run, ds: Dataset | None = None, history: list[dict] | None
             notes.append(f"data pictures left out: {exc}")
     with evaluating(run.model):
         pictures = _pictures(run, ds, history)
-    body = [_header(run, notes), _metrics_section(run, history), *pictures, _table_section(run),
-            _config_section(run), _epochs_section(history)]
+    body = [_header(run, notes), _metrics_section(run, history), _evaluation_section(run), _anomaly_section(run),
+            *pictures, _table_section(run), _config_section(run), _epochs_section(history)]
     title = f"vaekit report: {run.path.name}"
     return (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{_esc(title)}</title>\n"
             f"<style>{STYLE}</style>\n</head>\n<body>\n" + "\n".join(body) + "\n</body>\n</html>\n")
 
 
 def _pictures(run: Run, ds: Dataset | None, history: list[dict]) -> list[str]:
-    model, pre = run.model, run.preprocessor
+    model, pre, names = run.model, run.preprocessor, figures.Names.of(run.info, run.columns)
     out = []
     if history:
         out.append(_figure("Loss curves", loss_figure(history),
-                           "Per-epoch means on the training and validation data; -ELBO = rate + distortion."))
+                           "Per-epoch means on the training and validation data, each term on its own axis; "
+                           "-ELBO = rate + distortion."))
     if ds is not None:
         x, y = figures.eval_batch(ds, pre, device_of(model), REPORT_EXAMPLES)
-        recon = figures.reconstruction_figure(model, x[:16], None if y is None else y[:16], pre)
+        recon = figures.reconstruction_figure(model, x[:16], None if y is None else y[:16], pre, names=names)
         out.append(_figure("Reconstructions", recon,
                            f"The first 16 examples of {_esc(ds.name or 'the data')} and their reconstructions."))
-    out.append(_figure("Samples", figures.samples_figure(model, pre, 64, mean=True),
-                       "Decoder means of 64 draws from the prior N(0, I)."))
+    per_class = " (one row per class)" if model.conditional else ""
+    out.append(_figure("Samples", figures.samples_figure(model, pre, 64, names=names),
+                       f"Decoder means of 64 draws from the prior N(0, I){per_class}."))
     if ds is not None:
-        out += _latent_figures(run, ds, x, y)
+        out += _latent_figures(run, ds, x, y, names)
     return out
 
 
-def _latent_figures(run: Run, ds: Dataset, x: torch.Tensor, y: torch.Tensor | None) -> list[str]:
+def _latent_figures(run: Run, ds: Dataset, x: torch.Tensor, y: torch.Tensor | None, names: figures.Names) -> list[str]:
     model, pre = run.model, run.preprocessor
     kl = latent.kl_per_dim(model, x, y)
     usage = latent.active_units(model.encode(x, y).mean) if len(x) > 1 else None
@@ -111,15 +117,15 @@ def _latent_figures(run: Run, ds: Dataset, x: torch.Tensor, y: torch.Tensor | No
     out = [_figure("KL per latent dimension", figures.kl_figure(kl, active),
                    f"{count}mean KL over {len(x)} examples, in nats.")]
     if model.latent_dim == 2:
-        out.append(_figure("Learned manifold", figures.manifold_figure(model, pre),
+        out.append(_figure("Learned manifold", figures.manifold_figure(model, pre, names=names),
                            "Decoder means over a grid of prior quantiles of the two latent dimensions."))
-    out.append(_figure("Latent traversals", figures.traversal_figure(model, x, y, pre, max_dims=10),
+    out.append(_figure("Latent traversals", figures.traversal_figure(model, x, y, pre, max_dims=10, names=names),
                        "Each row sweeps one latent dimension from -3 to 3 with the others at 0; "
                        "rows are ordered by the dimension's mean KL (at most 10 shown)."))
     if model.latent_dim >= 2 and len(x) >= 3:
         emb = latent.embed(model, ds, pre, index=torch.arange(len(x)))
-        out.append(_figure("Projection of the latent space", figures.projection_figure(latent.project(emb.mu), emb.y),
-                           "PCA of the posterior means, coloured by label."))
+        proj = figures.projection_figure(latent.project(emb.mu), emb.y, names=names)
+        out.append(_figure("Projection of the latent space", proj, "PCA of the posterior means, coloured by class."))
     return out
 
 
@@ -160,10 +166,76 @@ def _table_section(run: Run) -> str:
     return f"{title}{paragraphs}<table>{head}{rows}</table>\n{figure}"
 
 
-def _figure(title: str, fig, caption: str) -> str:
-    data = base64.b64encode(figure_png(fig)).decode("ascii")
-    return (f"<h2>{_esc(title)}</h2>\n<figure><img src=\"data:image/png;base64,{data}\" alt=\"{_esc(title)}\">"
-            f"<figcaption>{caption}</figcaption></figure>")
+def _figure(title: str, fig, caption: str, level: int = 2) -> str:
+    return _image(title, figure_png(fig), caption, level)
+
+
+def _image(title: str, png: bytes, caption: str, level: int = 2) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return (f"<h{level}>{_esc(title)}</h{level}>\n<figure><img src=\"data:image/png;base64,{data}\" "
+            f"alt=\"{_esc(title)}\"><figcaption>{caption}</figcaption></figure>")
+
+
+def _read_result(path: Path) -> dict | None:
+    """A JSON result file of the run (None when missing or unreadable)."""
+    if not path.is_file():
+        return None
+    try:
+        result = read_json(path)
+    except CheckpointError as exc:
+        log.warning("%s", exc)
+        return None
+    return result if isinstance(result, dict) else None
+
+
+def _pm(r: dict, key: str, unit: str = " nats") -> str:
+    value, se = r.get(key), r.get(f"{key}_se")
+    return "-" if value is None else f"{value:.2f} ± {se:.2f}{unit}" if se is not None else f"{value:.2f}{unit}"
+
+
+def _evaluation_section(run: Run) -> str:
+    """``evaluation.json`` (``vaekit evaluate``): likelihoods, active units, probe, and their figures."""
+    r = _read_result(run.path / "evaluation.json")
+    if r is None or "nll" not in r:
+        return ""
+    facts = [("data", f"{r.get('data')} [{r.get('split')}], {r.get('n_examples')} examples, {r.get('weights')} weights"),
+             ("negative ELBO", _pm(r, "nelbo")),
+             (f"NLL (IWAE, K={r.get('iw_samples')}, {r.get('iw_examples')} examples)", _pm(r, "nll")),
+             ("bits/dim (ELBO / NLL)", f"{_num(r.get('nelbo_bpd'))} / {_num(r.get('nll_bpd'))}"),
+             (f"active units (Var of E q(z|x) > {r.get('active_threshold')})",
+              f"{_num(r.get('active_units'))} / {r.get('latent_dim')}"),
+             ("linear probe accuracy", f"{_num(r.get('probe_accuracy'))} (chance {_num(r.get('probe_chance'))})"),
+             ("seconds", _num(r.get("seconds")))]
+    rows = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in facts)
+    out = [f"<h2>Evaluation</h2>\n<table>{rows}</table>"]
+    kl, variance = r.get("kl_per_dim"), r.get("posterior_mean_variance")
+    if kl:
+        active = torch.tensor(variance) > r["active_threshold"] if variance and len(variance) == len(kl) else None
+        out.append(_figure("KL per latent dimension (evaluation)", figures.kl_figure(torch.tensor(kl), active),
+                           f"Mean KL over the {r.get('n_examples')} evaluated examples.", level=3))
+    if variance:
+        out.append(_figure("Active units", figures.activity_figure(variance, r["active_threshold"]),
+                           "Variance over examples of each dimension's posterior mean (Burda et al. 2015, "
+                           "Sec. 5.2); a unit is active above the dashed line.", level=3))
+    return "\n".join(out)
+
+
+def _anomaly_section(run: Run) -> str:
+    """``anomaly.json`` (``vaekit anomaly eval``): detection metrics per score and the histograms."""
+    r = _read_result(run.path / "anomaly.json")
+    if r is None or not isinstance(r.get("scores"), dict):
+        return ""
+    keys = ("auroc", "auprc", "fpr95", "threshold", "test_fpr", "test_tpr")
+    head = "".join(f"<th>{k}</th>" for k in ("score", *keys))
+    rows = "".join(f"<tr><th>{_esc(name)}</th>" + _cells(m.get(k) for k in keys) + "</tr>"
+                   for name, m in r["scores"].items() if isinstance(m, dict))
+    out = [f"<h2>Anomaly detection</h2>\n<p>{_esc(r.get('protocol', ''))}; threshold: the {_esc(r.get('quantile'))} "
+           f"quantile of normal validation scores.</p>\n<table><tr>{head}</tr>{rows}</table>"]
+    hist = run.path / str(r.get("histogram", ""))  # relative to the run folder, or absolute
+    if r.get("histogram") and hist.is_file():
+        out.append(_image("Anomaly score histograms", hist.read_bytes(),
+                          "Normal vs anomalous test scores with the threshold; AUROC per panel.", level=3))
+    return "\n".join(out)
 
 
 def _header(run: Run, notes: list[str]) -> str:
@@ -205,8 +277,10 @@ def _split_terms(row: dict, split: str, model) -> dict:
 
 
 def _config_section(run: Run) -> str:
-    text = yaml.safe_dump(to_dict(run.config), sort_keys=False)
-    return f"<h2>Config</h2>\n<pre>{_esc(text)}</pre>"
+    """The config keys that apply to this run (e.g. no conv settings for an MLP); config.yaml has all."""
+    text = yaml.safe_dump(used_dict(run.config), sort_keys=False)
+    return (f"<h2>Config</h2>\n<pre>{_esc(text)}</pre><p>Settings that do not apply to this model are left out; "
+            "<code>config.yaml</code> in the run folder has every key.</p>")
 
 
 def _epochs_section(history: list[dict]) -> str:

@@ -3,7 +3,8 @@
 Layout of ``runs/<name>/``::
 
     config.yaml            the full resolved RunConfig
-    run.json               data facts the model needs (sample shape, classes, scaling), status
+    run.json               data facts the model needs (sample shape, classes, scaling), status, and
+                           ``history``: one entry per command that ran on the run (see append_history)
     model.safetensors      last weights        best.safetensors   best validation weights
     preprocess.safetensors standardization statistics (when used)
     columns.json           the fitted columns of table data (kinds, categories, statistics)
@@ -14,10 +15,15 @@ Layout of ``runs/<name>/``::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime
+import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import torch
 import yaml
@@ -76,7 +82,7 @@ def write_run_files(path: Path, cfg: RunConfig, info: dict, pre: Preprocessor,
                     columns: TableCodec | None = None) -> None:
     """Save the resolved config, data facts, preprocessing statistics and the columns of a table."""
     write_text(path / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
-    write_json(path / "run.json", info)
+    save_info(path, info)
     if pre.state():
         save_tensors(path / "preprocess.safetensors", pre.state())
     if columns is not None:
@@ -109,6 +115,58 @@ def read_info(path: Path) -> dict:
     if not isinstance(info, dict) or not all(k in info for k in INFO_KEYS):
         raise CheckpointError(f"{path / 'run.json'}: not a vaekit run record (needs {', '.join(INFO_KEYS)})")
     return info
+
+
+@contextlib.contextmanager
+def _info_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path/.run.json.lock`` (POSIX; no lock where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    fd = os.open(path / ".run.json.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def save_info(path: Path, info: dict) -> None:
+    """Write ``run.json`` from ``info``, keeping the ``history`` already on disk (entries are only
+    added by :func:`append_history`, so a long-running writer never drops one)."""
+    with _info_lock(path):
+        file = path / "run.json"
+        if file.is_file():
+            with contextlib.suppress(CheckpointError):
+                disk = read_json(file)
+                if isinstance(disk, dict) and isinstance(disk.get("history"), list):
+                    info["history"] = disk["history"]
+        write_json(file, info)
+
+
+def history_entry(command: str, argv: list[str] | None = None, started: float | None = None, **extra) -> dict:
+    """One ``history`` entry: the command, its arguments (None: called from Python), when it started."""
+    from .version import __version__
+
+    when = datetime.datetime.fromtimestamp(started, datetime.timezone.utc) if started else \
+        datetime.datetime.now(datetime.timezone.utc)
+    entry = {"command": command, "argv": argv, "via": "cli" if argv is not None else "python",
+             "started": when.isoformat(timespec="seconds"), "vaekit_version": __version__}
+    return {**entry, **extra}
+
+
+def append_history(path: str | Path, entry: dict) -> None:
+    """Append ``entry`` to ``run.json``'s ``history`` list (read, append, atomic write, under a lock)."""
+    path = Path(path)
+    with _info_lock(path):
+        info = read_json(path / "run.json")
+        if not isinstance(info, dict):
+            raise CheckpointError(f"{path / 'run.json'}: not a vaekit run record")
+        history = info.get("history") if isinstance(info.get("history"), list) else []
+        info["history"] = [*history, entry]
+        write_json(path / "run.json", info)
 
 
 def build_from_run(cfg: RunConfig, info: dict, columns: TableCodec | None = None) -> VAE:
@@ -197,3 +255,49 @@ def resolve_likelihood(cfg: RunConfig, splits: Splits, pre: Preprocessor) -> Run
         log.info("likelihood: %s (model.likelihood auto, from the data)", name)
     check_likelihood(name, splits.train, pre)
     return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, likelihood=name))
+
+
+#: Columns of :func:`run_summary` (``vaekit runs``), in display order.
+SUMMARY_COLUMNS = ("name", "model", "data", "epochs", "best_val_nelbo", "test_nelbo", "nll", "status", "created")
+
+
+def find_runs(folder: str | Path) -> list[Path]:
+    """Run folders (a ``run.json`` beside a ``config.yaml``) at any depth under ``folder``."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: no such folder")
+    return sorted(p.parent for p in folder.rglob("run.json") if (p.parent / "config.yaml").is_file())
+
+
+def run_summary(path: Path) -> dict:
+    """One row about a run folder (:data:`SUMMARY_COLUMNS` plus ``path``), from run.json,
+    metrics.jsonl and evaluation.json; what a folder lacks is None (status "unreadable" when run.json is)."""
+    row = dict.fromkeys(SUMMARY_COLUMNS)
+    row.update(name=path.name, path=str(path))
+    try:
+        info = read_json(path / "run.json")
+    except CheckpointError:
+        return {**row, "status": "unreadable"}
+    if not isinstance(info, dict):
+        return {**row, "status": "unreadable"}
+    scores = [r.get("val_nelbo", r.get("train_nelbo")) for r in _metric_rows(path)]
+    scores = [s for s in scores if isinstance(s, (int, float))]
+    test = info.get("test") if isinstance(info.get("test"), dict) else {}
+    row.update(model=info.get("model"), data=info.get("data_spec"), status=info.get("status"),
+               created=info.get("created"), epochs=info.get("epochs_done", len(scores)),
+               best_val_nelbo=min(scores, default=None), test_nelbo=test.get("nelbo"))
+    with contextlib.suppress(CheckpointError, AttributeError):
+        row["nll"] = read_json(path / "evaluation.json").get("nll")
+    return row
+
+
+def _metric_rows(path: Path) -> list[dict]:
+    """The readable rows of ``metrics.jsonl`` (a truncated last line is skipped)."""
+    rows = []
+    with contextlib.suppress(OSError):
+        for line in (path / "metrics.jsonl").read_text().splitlines():
+            with contextlib.suppress(ValueError):
+                row = json.loads(line)
+                if isinstance(row, dict):
+                    rows.append(row)
+    return rows

@@ -95,24 +95,31 @@ def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
     return Path(path)
 
 
-def vector_panel(rows: Sequence[torch.Tensor], labels: Sequence[str], title: str, xlabel: str = "feature"):
+def vector_panel(rows: Sequence[torch.Tensor], labels: Sequence[str], title: str, xlabel: str = "feature",
+                 columns: Sequence[str] | None = None, units: str = "value"):
     """Heat map of flat vectors for tabular data: one labelled block of rows per entry of ``rows``.
 
     Args:
         rows: blocks, each ``(N_i, D)`` (or ``(N_i, *shape)``, flattened).
         labels: one label per block, shown at the block's centre on the y axis.
+        columns: the D column names for the x axis (default: the feature numbers).
+        units: the colour bar's label.
     """
     plt = new_figure()
     blocks = [r.detach().float().reshape(len(r), -1).cpu().numpy() for r in rows]
     data = np.concatenate(blocks)  # (sum N_i, D)
-    fig, ax = plt.subplots(figsize=(8, min(14.0, 1.4 + 0.14 * len(data))))
+    width = data.shape[1]
+    fig, ax = plt.subplots(figsize=(max(8.0, min(20.0, 0.3 * width)), min(14.0, 1.6 + 0.14 * len(data))))
     im = ax.imshow(data, aspect="auto", cmap="viridis", interpolation="nearest")
     edges = np.cumsum([len(b) for b in blocks])
     for edge in edges[:-1]:
         ax.axhline(edge - 0.5, color="white", linewidth=2)
     ax.set_yticks(edges - np.array([len(b) for b in blocks]) / 2 - 0.5, list(labels))
+    if columns is not None and len(columns) == width:
+        ax.set_xticks(np.arange(width), list(columns), rotation=90 if width > 8 else 0, fontsize=8)
+        xlabel = "column"
     ax.set_xlabel(xlabel)
-    fig.colorbar(im, ax=ax, label="value")
+    fig.colorbar(im, ax=ax, label=units)
     ax.set_title(title)
     return fig
 
@@ -162,9 +169,9 @@ def scatter_figure(points: np.ndarray, labels: np.ndarray | None, title: str, xl
         classes = np.unique(labels)
         cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
         for i, k in enumerate(classes):
-            name = class_names[k] if class_names is not None else str(k)
+            name = class_names[k] if class_names is not None and 0 <= k < len(class_names) else str(k)
             ax.scatter(*points[labels == k].T, s=8, alpha=0.75, color=cmap(i % cmap.N), label=name)
-        ax.legend(title="label", markerscale=2.5, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        ax.legend(title="class", markerscale=2.5, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -180,11 +187,12 @@ def bar_figure(values: np.ndarray, tick_labels: Sequence[str], title: str, xlabe
     fig, ax = plt.subplots(figsize=(max(4.0, 0.32 * len(values) + 1.5), 3.4))
     x = np.arange(len(values))
     on = np.ones(len(values), bool) if highlight is None else np.asarray(highlight, bool)
-    ax.bar(x[on], values[on], color="tab:blue", label=legend[0] or None)
-    ax.bar(x[~on], values[~on], color="tab:gray", label=legend[1] or None)
+    for mask, color, label in ((on, "tab:blue", legend[0]), (~on, "tab:gray", legend[1])):
+        if mask.any():  # a kind with no bars gets no legend entry
+            ax.bar(x[mask], values[mask], color=color, label=label or None)
     ax.set_xticks(x, list(tick_labels), fontsize=7, rotation=90 if len(values) > 24 else 0)
-    if highlight is not None and any(legend):
-        ax.legend(fontsize=8)
+    if highlight is not None and any(legend):  # beside the axes: it never hides a bar
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -199,24 +207,37 @@ def gif_bytes(frames: Sequence[Image.Image], duration_ms: int = 120) -> bytes:
     return buf.getvalue()
 
 
+#: The loss plot's panels: metrics-row term -> panel title.
+LOSS_PANELS = (("nelbo", "negative ELBO = rate + distortion"), ("rate", "rate: KL(q(z|x) || p(z))"),
+               ("distortion", "distortion: -log p(x|z)"))
+
+
 def loss_figure(history: list[dict], title: str = "Training curves"):
-    """Train/validation negative ELBO (left) and its rate and distortion (right) per epoch, in nats."""
+    """Per-epoch train/validation means of the negative ELBO, the rate and the distortion, each on its
+    own axis (nats per example; the rate is often 100x smaller than the distortion), integer epoch
+    ticks; the KL weight on the rate panel when a schedule changes it."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = new_figure()
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.9), layout="constrained")
     epochs = [row["epoch"] for row in history]
-    for split, style in (("train", "-"), ("val", "--")):
-        if not history or f"{split}_nelbo" not in history[0]:
-            continue
-        name = "train" if split == "train" else "validation"
-        ax.plot(epochs, [row[f"{split}_nelbo"] for row in history], style, label=f"{name} -ELBO")
-        for term, color in (("rate", "tab:orange"), ("distortion", "tab:green")):
-            ax2.plot(epochs, [row[f"{split}_{term}"] for row in history], style, color=color, label=f"{name} {term}")
-    ax.set_ylabel("negative ELBO (nats per example)")
-    ax2.set_ylabel("nats per example")
-    ax2.set_title("rate (KL) and distortion (-log p(x|z))")
-    for a in (ax, ax2):
-        a.set_xlabel("epoch")
-        a.grid(alpha=0.3)
-        a.legend(fontsize=8)
-    ax.set_title(title)
+    marker = "o" if len(epochs) <= 30 else None
+    for ax, (term, name) in zip(axes, LOSS_PANELS):
+        for split, style, label in (("train", "-", "train"), ("val", "--", "validation")):
+            values = [row.get(f"{split}_{term}") for row in history]
+            if history and all(v is not None for v in values):
+                ax.plot(epochs, values, style, marker=marker, markersize=3, label=label)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("nats per example")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    weights = [row.get("kl_weight") for row in history]
+    if len({w for w in weights if w is not None}) > 1:
+        twin = axes[1].twinx()
+        twin.plot(epochs, weights, ":", color="tab:gray", label="KL weight (right axis)")
+        twin.set_ylabel("KL weight")
+        twin.legend(fontsize=8, loc="lower right")
+    fig.suptitle(title)
     return fig

@@ -27,6 +27,8 @@ import yaml
 
 from vaekit.cli import build_parser, main
 
+from ..conftest import error_lines
+
 KIND_BY_METAVAR = {"RUN": "run", "SPEC": "spec", "DIR": "dir", "NAME": "name", "DEV": "device"}
 KIND_BY_DEST = {"config": "config", "set": "set", "device": "device", "spec": "spec", "run": "run"}
 #: Good values for required arguments, by kind (or dest); "@run" is the trained run in the sandbox.
@@ -193,7 +195,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(path, dest, case, sandb
     monkeypatch.chdir(sandbox)
     before = snapshot(sandbox)
     code, err = run_cli(argv, capsys)
-    lines = err.strip().splitlines()
+    lines = error_lines(err)  # informational log lines (e.g. how the data were read) may precede the error
     assert code == 2, f"{argv}: exit {code}, stderr {err[-500:]!r}"
     assert len(lines) == 1 and "Traceback" not in err, err[-1500:]
     assert token is None or token in lines[0], f"the error does not name {token!r}: {lines[0]}"

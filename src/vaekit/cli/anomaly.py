@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import Parser
 from .common import add_config_args, add_data_set_arg, data_overrides
+from .report import rewrite_report
 
 SCORE_HELP = "nelbo, nll, recon, recon_nll, kl, complexity (images), llr (needs --background)"
 
@@ -90,7 +91,8 @@ def _register_eval(actions) -> None:
     p.add_argument("--quantile", type=_quantile, default=0.95,
                    help="threshold = this quantile of normal validation scores (default 0.95: 5%% FPR)")
     p.add_argument("--hist", metavar="FILE.png", help="histogram path (default RUN/anomaly_hist.png)")
-    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument("--json", metavar="FILE",
+                   help="results as JSON (default RUN/anomaly.json, after which the run's report is rewritten)")
     p.set_defaults(func=run_eval)
 
 
@@ -100,7 +102,6 @@ def _register_fit(actions) -> None:
     p.add_argument("--normal-classes", type=_class_list, required=True, metavar="C[,C]")
     p.add_argument("--perturb", type=float, metavar="RATE",
                    help="train a likelihood-ratio background: replace this fraction of inputs by noise")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_fit)
 
 
@@ -187,7 +188,8 @@ def run_eval(args: argparse.Namespace) -> int:
     results = evaluate_scores(scores["val"], scores["normal"], scores["anomalous"], args.quantile)
     hist = Path(args.hist) if args.hist else run.path / "anomaly_hist.png"
     save_figure(histogram_figure(scores["normal"], scores["anomalous"],
-                                 {name: row["threshold"] for name, row in results.items()}), hist)
+                                 {name: row["threshold"] for name, row in results.items()},
+                                 {name: row["auroc"] for name, row in results.items()}), hist)
     print(f"{protocol}: {len(sets.val)} validation, {len(sets.normal)} normal and "
           f"{len(sets.anomalous)} anomalous test examples")
     print(f"threshold: the {args.quantile:g} quantile of normal validation scores "
@@ -201,8 +203,13 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"{name:<11} {r['auroc']:6.3f} {r['auprc']:6.3f} {r['fpr95']:6.3f} {r['threshold']:11.4g} "
               f"{r['val_fpr']:8.3f} {r['test_fpr']:8.3f} {r['test_tpr']:8.3f}")
     print(f"histogram: {hist}")
-    if args.json:
-        write_json(args.json, {"protocol": protocol, "quantile": args.quantile, "scores": results})
+    out = Path(args.json) if args.json else run.path / "anomaly.json"
+    inside = hist.resolve().parent == run.path.resolve()  # relative to the run, so the folder can move
+    write_json(out, {"protocol": protocol, "quantile": args.quantile, "scores": results,
+                     "histogram": hist.name if inside else str(hist.resolve())})
+    print(f"results: {out}")
+    if not args.json:
+        rewrite_report(run)
     return 0
 
 

@@ -20,7 +20,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import DataError
-    from ..figures import arithmetic_figure, save
+    from ..figures import Names, arithmetic_figure, save
     from ..latent import attribute_vector, embed
 
     r = open_run(args)
@@ -33,10 +33,11 @@ def run(args: argparse.Namespace) -> int:
     if chosen is None:  # default: random items of label B, moved towards label A
         chosen = _random_of_label(ds.y, args.sub, args.n, args.seed)
     x, y = items(args, r, ds, chosen)
+    names = Names.of(r.info, r.columns)
     fig = arithmetic_figure(r.model, x, y, vector, r.preprocessor, args.add, args.sub, tuple(args.scale or [1.0]),
-                            chosen)
-    print(f"attribute vector |v| = {float(vector.norm()):.3f} (from {int((emb.y == args.add).sum())} items of label "
-          f"{args.add} and {int((emb.y == args.sub).sum())} of label {args.sub})")
+                            chosen, names)
+    print(f"attribute vector |v| = {float(vector.norm()):.3f} (from {int((emb.y == args.add).sum())} items of class "
+          f"{names.label(args.add)} and {int((emb.y == args.sub).sum())} of class {names.label(args.sub)})")
     print(f"written: {save(fig, out_path(args))}")
     return 0
 

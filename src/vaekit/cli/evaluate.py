@@ -1,4 +1,5 @@
-"""``vaekit evaluate``: likelihood and latent metrics of a trained run, as a table and a JSON file."""
+"""``vaekit evaluate``: likelihood and latent metrics of a trained run, as a table and a JSON file
+(``RUN/evaluation.json`` by default, after which the run's report is rewritten with them)."""
 
 from __future__ import annotations
 
@@ -28,18 +29,24 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..device import resolve_device
     from ..evaluate.api import evaluate
     from ..evaluate.likelihood import DEFAULT_BUDGET
     from ..io import write_json
+    from ..run import open_run
+    from .report import rewrite_report
 
-    result = evaluate(args.run, data=args.data, split=args.split, iw_samples=args.iw_samples,
+    run = open_run(args.run, args.weights, resolve_device(args.device))
+    result = evaluate(run, data=args.data, split=args.split, iw_samples=args.iw_samples,
                       iw_examples=args.iw_examples, weights=args.weights, seed=args.seed,
                       budget=args.budget or DEFAULT_BUDGET, batch_size=args.batch_size, probe=not args.no_probe,
-                      device=args.device, threads=args.threads)
+                      threads=args.threads)
     out = Path(args.out) if args.out else Path(args.run) / "evaluation.json"
     write_json(out, result)
     print(format_table(result))
     print(f"written: {out}")
+    if not args.out:
+        rewrite_report(run)
     return 0
 
 

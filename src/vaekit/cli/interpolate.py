@@ -23,7 +23,7 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
-    from ..figures import interpolation_figure, interpolation_gif, save
+    from ..figures import Names, interpolation_figure, interpolation_gif, save
     from ..io import write_bytes
 
     if len(args.images) not in (0, 2) or (args.indices is not None and len(args.indices) != 2):
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     r = open_run(args)
     x, y = _endpoints(args, r)
     methods = ["lerp", "slerp"] if args.method == "both" else [args.method]
-    fig = interpolation_figure(r.model, x[0], x[1], r.preprocessor, args.steps, methods, y)
+    fig = interpolation_figure(r.model, x[0], x[1], r.preprocessor, args.steps, methods, y, Names.of(r.info, r.columns))
     print(f"written: {save(fig, out_path(args))}")
     if args.gif:
         method = "lerp" if args.method == "lerp" else "slerp"

@@ -18,7 +18,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..figures import projection_figure, save
+    from ..figures import Names, projection_figure, save
     from ..latent import choose, embed, project
 
     check_positive(max_points=args.max_points)
@@ -26,6 +26,6 @@ def run(args: argparse.Namespace) -> int:
     ds = split(args, r)
     index = choose(ds, n=min(args.max_points, len(ds)), seed=args.seed).sort().values
     emb = embed(r.model, ds, r.preprocessor, index=index)
-    fig = projection_figure(project(emb.mu, args.method, args.seed), emb.y)
+    fig = projection_figure(project(emb.mu, args.method, args.seed), emb.y, names=Names.of(r.info, r.columns))
     print(f"written: {save(fig, out_path(args))}")
     return 0

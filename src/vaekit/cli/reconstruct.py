@@ -16,9 +16,9 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..figures import reconstruction_figure, save
+    from ..figures import Names, reconstruction_figure, save
 
     r = open_run(args)
     x, y = items(args, r, split(args, r))
-    print(f"written: {save(reconstruction_figure(r.model, x, y, r.preprocessor, args.ncol), out_path(args))}")
+    print(f"written: {save(reconstruction_figure(r.model, x, y, r.preprocessor, args.ncol, names=Names.of(r.info, r.columns)), out_path(args))}")
     return 0

@@ -18,6 +18,13 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def rewrite_report(run) -> None:
+    """Rewrite ``RUN/report.html`` (after a command added results to the run) and say so."""
+    from ..report import write_report
+
+    print(f"report updated: {write_report(run)}")
+
+
 def run(args: argparse.Namespace) -> int:
     from ..latent import load_split
     from ..report import write_report

@@ -1,4 +1,7 @@
-"""``vaekit sample``: a grid of prior samples (temperature, decoder means or draws, class labels)."""
+"""``vaekit sample``: a grid of prior samples (temperature, decoder means or draws, class labels).
+
+Like ``model.sample`` in Python, it shows decoder means E[x|z] by default (``--draws`` for x ~ p(x|z));
+a conditional model without ``--label`` gets one labelled row per class."""
 
 from __future__ import annotations
 
@@ -12,17 +15,21 @@ def register(sub) -> None:
     add_run_args(p, "samples.png")
     p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
     p.add_argument("--temperature", type=float, default=1.0, help="scale of the prior draw z ~ N(0, T^2 I)")
-    p.add_argument("--mean", action="store_true", help="show decoder means E[x|z] instead of draws x ~ p(x|z)")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--mean", dest="mean", action="store_true", default=True,
+                      help="show decoder means E[x|z] (the default, as model.sample)")
+    what.add_argument("--draws", dest="mean", action="store_false", help="show random draws x ~ p(x|z)")
     p.add_argument("--ncol", type=int, default=8, help="samples per row (default 8)")
     add_label_arg(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..figures import samples_figure, save
+    from ..figures import Names, samples_figure, save
 
     check_positive(n=args.n, ncol=args.ncol)
     r = open_run(args)
-    fig = samples_figure(r.model, r.preprocessor, args.n, args.label, args.temperature, args.mean, args.ncol)
+    fig = samples_figure(r.model, r.preprocessor, args.n, args.label, args.temperature, args.mean, args.ncol,
+                         Names.of(r.info, r.columns))
     print(f"written: {save(fig, out_path(args))}")
     return 0

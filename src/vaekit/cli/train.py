@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import history
 from .common import add_config_args, overrides_from_args
 
 #: training-only flag attribute -> dotted config key
@@ -30,7 +31,6 @@ def register(sub) -> None:
     p.add_argument("--checkpoint-every", type=int, metavar="STEPS", help="also checkpoint every STEPS steps")
     p.add_argument("--checkpoint-minutes", type=float, metavar="MIN", help="also checkpoint every MIN minutes")
     p.add_argument("--max-nonfinite", type=int, metavar="N", help="stop after N consecutive non-finite steps")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
@@ -43,14 +43,14 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "channels_last", None) is not None:  # other subcommands may reuse run()
         args.channels_last = CHANNELS_LAST[args.channels_last]
     overrides = overrides_from_args(args, TRAIN_FLAG_KEYS)
-    if args.quiet:
-        overrides.append(("train.progress", False))
+    args.history_recorded = True  # the library writes this command into run.json's history
+    entry = history.entry(args)
     if getattr(args, "resume", None):
         if args.config or args.preset:
             raise ConfigError("--resume takes its config from the run; drop --config/--preset")
-        result = resume(args.resume, overrides)
+        result = resume(args.resume, overrides, history=entry)
     else:
-        result = train(build_run_config(args.preset, args.config, overrides))
+        result = train(build_run_config(args.preset, args.config, overrides), history=entry)
     if is_main_process():
         _print_summary(result)
     return 0

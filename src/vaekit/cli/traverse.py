@@ -28,19 +28,20 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..figures import eval_batch, manifold_figure, save, traversal_figure
+    from ..figures import Names, eval_batch, manifold_figure, save, traversal_figure
 
     check_positive(steps=args.steps, max_dims=args.max_dims, kl_examples=args.kl_examples)
     r = open_run(args)
     if args.kind == "manifold" or (args.kind == "auto" and r.model.latent_dim == 2):
-        fig = manifold_figure(r.model, r.preprocessor, args.grid, args.label)
+        fig = manifold_figure(r.model, r.preprocessor, args.grid, args.label, Names.of(r.info, r.columns))
     else:
         ds = split(args, r)
         x, y = eval_batch(ds, r.preprocessor, device_of(r.model), args.kl_examples)
         centre = None if args.index is None else items(args, r, ds, [args.index])  # ((1, *shape), (1,) | None)
         centre = None if centre is None else (centre[0][0], centre[1])
         fig = traversal_figure(r.model, x, y, r.preprocessor, centre, args.span, args.steps, args.all_dims,
-                               args.max_dims, args.label, f"item {args.index} of {ds.name or 'the data'}")
+                               args.max_dims, args.label, f"item {args.index} of {ds.name or 'the data'}",
+                               Names.of(r.info, r.columns))
     print(f"written: {save(fig, out_path(args))}")
     return 0
 

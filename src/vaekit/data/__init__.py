@@ -175,7 +175,8 @@ def prepare(src: SourceData, cfg: DataConfig, columns=None) -> tuple[Splits, Pre
     if src.table is None and _standardize(cfg, src, train):  # tables are encoded standardized
         mean, std = fit_standardizer(train)
     pre = Preprocessor(max_value=train.max_value, binarize=cfg.binarize, mean=mean, std=std)
-    return Splits(train=train, val=val, test=test, likelihood=src.likelihood, columns=columns), pre
+    return Splits(train=train, val=val, test=test, likelihood=src.likelihood, columns=columns,
+                  extra=dict(src.extra)), pre
 
 
 def _standardize(cfg: DataConfig, src: SourceData, train: Dataset) -> bool:

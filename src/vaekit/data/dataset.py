@@ -92,6 +92,7 @@ class Splits:
         likelihood: the likelihood their source asks for (``SourceData.likelihood``).
         columns: the fitted columns of table data (a :class:`~vaekit.tabular.codec.TableCodec`:
             how rows were encoded and decode back), None for other data.
+        extra: facts about the source (``SourceData.extra``), e.g. ``classes``.
     """
 
     train: Dataset
@@ -99,6 +100,16 @@ class Splits:
     test: Dataset | None = None
     likelihood: str | None = None
     columns: object | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """Class names by label: the source's ``extra["classes"]``, else "0", "1", ...; None unlabelled."""
+        n = self.train.n_classes if self.train.y is not None else None
+        if n is None:
+            return None
+        names = [str(c) for c in self.extra.get("classes") or []]
+        return names + [str(k) for k in range(len(names), n)]
 
     def get(self, split: str) -> Dataset:
         ds = {"train": self.train, "val": self.val, "valid": self.val, "test": self.test}.get(split)

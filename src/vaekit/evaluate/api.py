@@ -129,6 +129,7 @@ def _iw_section(run: Run, ds: Dataset, terms: dict[str, torch.Tensor], k: int, m
     log_px = iw_log_likelihood(run.model, ds.x[idx], y, k, transform=run.preprocessor, seed=seed, budget=budget)
     seconds = time.perf_counter() - t0
     nll, nll_se = mean_se(-log_px)
+    log.info("NLL %.2f ± %.2f nats in %.1f s", nll, nll_se, seconds)
     subset_nelbo = float((terms["kl"][idx].sum(1) - terms["log_px"][idx]).mean())
     return {"nll": nll, "nll_se": nll_se, "nll_bpd": model_bpd(run.model, nll), "iw_samples": k, "iw_examples": len(idx),
             "iw_subset_nelbo": subset_nelbo, "iw_budget": budget, "iw_seconds": seconds,
@@ -149,6 +150,7 @@ def _probe_section(run: Run, splits: Splits, ds: Dataset, split: str, mu: torch.
     empty = {"probe_accuracy": None, "probe_chance": None, "probe_n_fit": None, "probe_n_eval": None}
     if not enabled or ds.y is None or splits.train.y is None:
         return empty
+    log.info("linear probe of the posterior means")
     if split == "train":
         perm = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))
         n_eval = max(1, int(len(ds) * PROBE_HOLDOUT))

@@ -16,6 +16,8 @@ disentanglement_lib's ``unsupervised_study_v1`` configs.
 from __future__ import annotations
 
 import inspect
+import logging
+import time
 from typing import Callable, Protocol, Sequence
 
 import numpy as np
@@ -25,7 +27,9 @@ from ..data import Preprocessor
 from ..device import evaluating
 from ..errors import ConfigError
 from ..models import VAE
+from ..progress import format_seconds
 
+log = logging.getLogger(__name__)
 Representation = Callable[[torch.Tensor], "np.ndarray | torch.Tensor"]
 _RENDER_CHUNK = 2048
 
@@ -350,5 +354,8 @@ def compute_metrics(sampler: FactorSampler, representation_fn: Representation, s
         if name not in METRICS:
             raise ConfigError(f"unknown disentanglement metric {name!r} (choose from: {', '.join(METRICS)})")
         kwargs = {**scaled_counts(METRICS[name], scale), **(options or {}).get(name, {})}
+        t0 = time.perf_counter()
+        log.info("disentanglement metric %s ...", name)
         out[name] = METRICS[name](sampler, representation_fn, np.random.default_rng(seed), **kwargs)
+        log.info("disentanglement metric %s done in %s", name, format_seconds(time.perf_counter() - t0))
     return out

@@ -24,6 +24,7 @@ from ..device import evaluating
 from ..distributions import noise_source
 from ..errors import ConfigError
 from ..models import VAE
+from ..progress import task
 from .noise import KeyedNoise
 
 #: Default elements per ``log_weights`` call (examples x samples x widest per-sample tensor): 2^21 =
@@ -162,13 +163,14 @@ def iw_log_likelihood(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None
         raise ConfigError(f"the number of importance samples must be at least 1, got {k}")
     n = x.shape[0]
     out = torch.empty(n, dtype=torch.float64)
-    with evaluating(model) as device:
+    with evaluating(model) as device, task(n, f"importance-sampled log-likelihood (K={k})", "example") as bar:
         width = per_sample_elements(model, *batch_to(x, y, slice(0, 1), device, transform))
         examples, samples = plan_chunks(n, k, width, budget)
         for start in range(0, n, examples):
             idx = slice(start, min(start + examples, n))
             xb, yb = batch_to(x, y, idx, device, transform)
             out[idx] = _log_mean_exp_chunked(model, xb, yb, k, samples, seed, start, common_noise).cpu()
+            bar.update(xb.shape[0])
     return out
 
 
@@ -187,13 +189,14 @@ def elbo_per_example(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None,
     """
     parts: dict[str, list[torch.Tensor]] = {"log_px": [], "kl": [], "mu": []}
     n = x.shape[0]
-    with evaluating(model) as device:
+    with evaluating(model) as device, task(n, "ELBO per example", "example") as bar:
         for start in range(0, n, batch_size):
             xb, yb = batch_to(x, y, slice(start, min(start + batch_size, n)), device, transform)
             with keyed_noise(seed, ELBO_STREAM, device, start, xb.shape[0], 0, 1, common_noise):
                 terms = model.elbo_terms(xb, yb)
             for name, t in (("log_px", terms.log_px), ("kl", terms.kl), ("mu", model.encode(xb, yb).mean)):
                 parts[name].append(t.double().cpu())
+            bar.update(xb.shape[0])
     return {name: torch.cat(ts) for name, ts in parts.items()}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from ..device import device_of
 from ..errors import ConfigError
 from ..io import write_bytes, write_text
 from ..models import VAE
+from ..progress import format_seconds, task
 
 log = logging.getLogger(__name__)
 PROJECTIONS = ("pca", "tsne", "umap")
@@ -45,12 +47,14 @@ def embed(model: VAE, ds: Dataset, pre: Preprocessor, batch_size: int = 1000,
     device = device_of(model)
     index = torch.arange(len(ds)) if index is None else index.long().cpu()
     mus, logvars = [], []
-    for batch in batch_indices(len(index), batch_size, shuffle=False):
-        idx = index[batch]
-        y = None if ds.y is None else ds.y[idx].to(device)
-        q = model.encode(pre(ds.x[idx].to(device)), y)
-        mus.append(q.mean.cpu())
-        logvars.append(q.logvar.cpu())
+    with task(len(index), "encoding", "example") as bar:
+        for batch in batch_indices(len(index), batch_size, shuffle=False):
+            idx = index[batch]
+            y = None if ds.y is None else ds.y[idx].to(device)
+            q = model.encode(pre(ds.x[idx].to(device)), y)
+            mus.append(q.mean.cpu())
+            logvars.append(q.logvar.cpu())
+            bar.update(len(idx))
     y = None if ds.y is None else ds.y[index].cpu()
     return Embedding(mu=torch.cat(mus), logvar=torch.cat(logvars), y=y, index=index)
 
@@ -108,13 +112,20 @@ def project(mu: torch.Tensor, method: str = "pca", seed: int = 0) -> Projection:
         raise ConfigError(f"a 2-D projection needs >= 3 examples and >= 2 latent dimensions, got {x.shape}")
     if method == "pca":
         return _pca(x)
-    if method == "tsne":
-        from sklearn.manifold import TSNE
+    fit = _tsne if method == "tsne" else _umap()  # a missing umap-learn fails before any work
+    t0 = time.perf_counter()
+    log.info("%s of %d points in %d dimensions (runs without progress until done)", method, *x.shape)
+    out = fit(x, seed)
+    log.info("%s done in %s", method, format_seconds(time.perf_counter() - t0))
+    return out
 
-        perplexity = min(30.0, (x.shape[0] - 1) / 3)
-        points = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
-        return Projection(points, "tsne", ("t-SNE 1", "t-SNE 2"))
-    return _umap(x, seed)
+
+def _tsne(x: np.ndarray, seed: int) -> Projection:
+    from sklearn.manifold import TSNE
+
+    perplexity = min(30.0, (x.shape[0] - 1) / 3)
+    points = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(x)
+    return Projection(points, "tsne", ("t-SNE 1", "t-SNE 2"))
 
 
 def _pca(x: np.ndarray) -> Projection:
@@ -127,11 +138,15 @@ def _pca(x: np.ndarray) -> Projection:
                                       f"PC 2 ({100 * ratio[1]:.0f}% of variance)"))
 
 
-def _umap(x: np.ndarray, seed: int) -> Projection:
+def _umap():
+    """UMAP's fit function (ConfigError when umap-learn is not installed)."""
     try:
         import umap
     except ImportError:
         raise ConfigError("UMAP needs the optional package umap-learn (pip install umap-learn); "
                           "use pca or tsne instead") from None
-    points = umap.UMAP(n_components=2, random_state=seed).fit_transform(x)
-    return Projection(np.asarray(points), "umap", ("UMAP 1", "UMAP 2"))
+
+    def fit(x: np.ndarray, seed: int) -> Projection:
+        points = umap.UMAP(n_components=2, random_state=seed).fit_transform(x)
+        return Projection(np.asarray(points), "umap", ("UMAP 1", "UMAP 2"))
+    return fit

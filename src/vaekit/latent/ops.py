@@ -33,8 +33,9 @@ def labels_for(model: VAE, n: int, label: int | None = None) -> torch.Tensor | N
 
 @torch.no_grad()
 def sample(model: VAE, n: int, label: int | None = None, temperature: float = 1.0,
-           mean: bool = False) -> torch.Tensor:
-    """``n`` draws: z ~ N(0, T^2 I), then x ~ p(x | z) (or E[x | z] when ``mean``). Returns ``(n, *shape)``."""
+           mean: bool = True) -> torch.Tensor:
+    """``n`` samples: z ~ N(0, T^2 I), then E[x | z] (``mean``, the default as in ``model.sample``) or a
+    draw x ~ p(x | z). Returns ``(n, *shape)``."""
     if n < 1 or temperature < 0:
         raise ConfigError(f"need n >= 1 and temperature >= 0, got n={n}, temperature={temperature}")
     return model.sample(n, y=labels_for(model, n, label), temperature=temperature, mean=mean)

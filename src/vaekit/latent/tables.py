@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..data import SourceData, load_source
-from ..device import device_of, evaluating
+from ..device import evaluating
 from ..errors import ConfigError, DataError
 from ..models import VAE
 from ..models.base import repeat_batch

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..config import build_strict
+from ..config import build_strict, used_if
 from ..device import device_of
 from ..distributions import DiagonalGaussian
 from ..errors import ConfigError
@@ -46,8 +46,8 @@ class ModelConfig:
     latent_dim: int = 8
     net: NetConfig = field(default_factory=NetConfig)
     likelihood: str = AUTO
-    sigma: float = 1.0
-    n_mix: int = 1
+    sigma: float = used_if(lambda c: c.likelihood == "gaussian", default=1.0)
+    n_mix: int = used_if(lambda c: c.likelihood == "logistic_mixture", default=1)
 
     def __post_init__(self) -> None:
         if self.latent_dim < 1:

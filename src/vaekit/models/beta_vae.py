@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..config import used_if
 from ..errors import ConfigError
 from ..schedules import ramp
 from .base import MODELS, VAE, ElboTerms, LossContext, ModelConfig, free_bits_kl
@@ -31,10 +32,10 @@ class BetaVAEConfig(ModelConfig):
     """
 
     name: str = "beta_vae"
-    beta: float = 4.0
+    beta: float = used_if(lambda c: not c.capacity_max > 0, default=4.0)
     capacity_max: float = 0.0
-    capacity_steps: int = 100_000
-    gamma: float = 1000.0
+    capacity_steps: int = used_if(lambda c: c.capacity_max > 0, default=100_000)
+    gamma: float = used_if(lambda c: c.capacity_max > 0, default=1000.0)
 
     def __post_init__(self) -> None:
         super().__post_init__()

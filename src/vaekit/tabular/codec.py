@@ -63,6 +63,28 @@ class TableCodec:
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    def positions(self) -> list[str]:
+        """A name for each of the W positions of an encoded row: ``age``, ``age mode 2``, ``color=red``,
+        ``age missing``."""
+        names = [""] * self.width
+        for c in self.columns:
+            if c.kind == "categorical":
+                names[c.start:c.start + c.width] = [f"{c.name}={v}" for v in c.categories]
+            else:
+                names[c.start:c.start + c.width] = [c.name] + [f"{c.name} mode {k}" for k in range(1, c.width)]
+            if c.missing is not None:
+                names[c.missing] = f"{c.name} missing"
+        return names
+
+    def to_units(self, x: torch.Tensor) -> torch.Tensor:
+        """Encoded rows ``x (N, W)`` with each standardized numeric value back in the column's own units
+        (the other positions, codes and indicators, as they are): for showing rows, not decoding them."""
+        out = x.clone()
+        for c in self.columns:
+            if c.kind == "numeric":
+                out[:, c.start] = x[:, c.start] * c.std + c.mean if c.modes is None else x[:, c.start]
+        return out
+
     # --- fitting -----------------------------------------------------------------------------------
     @classmethod
     def fit(cls, table: Table, rows: np.ndarray | None = None, column_types: dict | None = None,

@@ -15,7 +15,7 @@ import json
 import logging
 import random
 from pathlib import Path
-from typing import Callable
+from typing import Callable, ContextManager
 
 import numpy as np
 import torch
@@ -26,10 +26,10 @@ from ..data import Splits, load_data
 from ..device import resolve_device
 from ..errors import CheckpointError, ConfigError, TrainingError
 from ..evaluate.likelihood import elbo_stats
-from ..io import write_json, write_text
+from ..io import write_text
 from ..models import VAE, build_model
-from ..run import (Run, build_from_run, load_config, load_state, new_run_dir, open_run, read_columns, read_info,
-                   resolve_likelihood, save_weights, write_run_files)
+from ..run import (Run, append_history, build_from_run, history_entry, load_config, load_state, new_run_dir, open_run,
+                   read_columns, read_info, resolve_likelihood, save_info, save_weights, write_run_files)
 from ..version import __version__
 from . import distributed
 from .checkpoint import CHECKPOINT_DIR, load_checkpoint
@@ -41,9 +41,13 @@ log = logging.getLogger(__name__)
 #: Settings that may change when a run is resumed (everything else must stay as the run began).
 RESUMABLE = ("train.epochs", "train.lr", "train.device", "train.progress", "train.max_nonfinite",
              "train.grad_clip", "train.eval_batch_size", "train.precision", "train.compile",
-             "train.checkpoint_every", "train.checkpoint_minutes", "train.skip_threshold")
+             "train.checkpoint_every", "train.checkpoint_minutes", "train.skip_threshold", "train.tensorboard",
+             "train.log_every", "train.mlflow", "train.mlflow_uri")
 #: ``finish(path, info, splits, history, device) -> Run``: the end of a finished run (rank 0).
 Finish = Callable[[Path, dict, Splits, list, torch.device], Run]
+#: ``track(trainer, path, cfg, info)``: a context manager around training and ``finish`` that hooks
+#: experiment trackers onto the trainer (rank 0; :func:`vaekit.tracking.tracked`).
+Track = Callable[[Trainer, Path, RunConfig, dict], ContextManager]
 
 
 def seed_everything(seed: int) -> None:
@@ -59,7 +63,8 @@ def run_info(cfg: RunConfig, splits: Splits, binarize: str) -> dict:
             "sample_shape": list(train.sample_shape), "n_classes": train.n_classes,
             "max_value": train.max_value, "binarize": binarize, "is_image": train.is_image,
             "n_train": len(train), "n_val": len(splits.val) if splits.val else 0,
-            "n_test": len(splits.test) if splits.test else 0,
+            "n_test": len(splits.test) if splits.test else 0, "class_names": splits.class_names,
+            **({"columns": list(splits.extra["columns"])} if splits.extra.get("columns") else {}),
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "status": "running"}
 
@@ -75,13 +80,16 @@ def _epoch_writer(path: Path):
     return on_epoch_end
 
 
-def train(config: RunConfig | dict, finish: Finish | None = None) -> Run:
+def train(config: RunConfig | dict, finish: Finish | None = None, history: dict | None = None,
+          track: Track | None = None) -> Run:
     """Train a model as configured and write its run directory.
 
     ``model.likelihood: auto`` is resolved from the data, and the likelihood is checked against it,
     before anything is written. Returns the loaded :class:`~vaekit.run.Run` (best weights) that
     ``finish`` (default :func:`complete`) returns. Under ``torchrun`` every process trains its shard
-    and returns the same run; rank 0 writes it.
+    and returns the same run; rank 0 writes it. ``history`` is the entry recorded in ``run.json``'s
+    history (the CLI passes its command line; default: a ``train`` entry marked as called from Python).
+    ``track`` hooks experiment trackers around training (:mod:`vaekit.pipeline` passes them).
     """
     cfg = config if isinstance(config, RunConfig) else from_dict(RunConfig, config)
     device = resolve_device(cfg.train.device)
@@ -97,20 +105,23 @@ def train(config: RunConfig | dict, finish: Finish | None = None) -> Run:
         if d.main:
             path = new_run_dir(cfg)
             write_run_files(path, cfg, info, pre, splits.columns)
+            append_history(path, history or history_entry("train"))
         path = Path(distributed.broadcast_text(str(path), d, device))
         log.info("training %s on %s -> %s", cfg.model.name, cfg.data.spec, path)
-        return _fit(trainer, path, info, splits, finish or complete)
+        return _fit(trainer, path, info, splits, finish or complete, _tracking(track, trainer, path, cfg, info))
     finally:
         distributed.teardown(d)
 
 
-def resume(run_dir: str | Path, overrides: list[tuple[str, object]] = (), finish: Finish | None = None) -> Run:
+def resume(run_dir: str | Path, overrides: list[tuple[str, object]] = (), finish: Finish | None = None,
+           history: dict | None = None, track: Track | None = None) -> Run:
     """Continue a run from its last checkpoint: same weights, optimizer, schedule, RNG streams and
     position in the epoch, so the result equals an uninterrupted run (bit for bit on CPU).
 
     Args:
         run_dir: the run directory.
         overrides: ``("train.epochs", 50)`` pairs; only keys in :data:`RESUMABLE` may change.
+        history: the entry recorded in ``run.json``'s history (default: a ``resume`` entry).
     """
     path = Path(run_dir).expanduser()
     if not path.is_dir():
@@ -134,9 +145,10 @@ def resume(run_dir: str | Path, overrides: list[tuple[str, object]] = (), finish
         trainer = _trainer(model, splits, pre, cfg, device, d)
         trainer.restore(ckpt)
         if d.main:
+            append_history(path, history or history_entry("resume"))
             _reopen(path, cfg, info, trainer.state.history)
         log.info("resuming %s at epoch %d, step %d", path, trainer.state.epoch, trainer.state.step)
-        return _fit(trainer, path, info, splits, finish or complete)
+        return _fit(trainer, path, info, splits, finish or complete, _tracking(track, trainer, path, cfg, info))
     finally:
         distributed.teardown(d)
 
@@ -175,27 +187,34 @@ def _reopen(path: Path, cfg: RunConfig, info: dict, history: list[dict]) -> None
     write_text(path / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
     write_text(path / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in history))
     info.update(status="running", resumed=info.get("resumed", 0) + 1)
-    write_json(path / "run.json", info)
+    save_info(path, info)
 
 
-def _fit(trainer: Trainer, path: Path, info: dict, splits: Splits, finish: Finish) -> Run:
-    """Train to the end with checkpoints, then ``finish`` on rank 0; run.json records any other ending."""
+def _tracking(track: Track | None, trainer: Trainer, path: Path, cfg: RunConfig, info: dict) -> ContextManager:
+    return track(trainer, path, cfg, info) if track is not None and trainer.dist.main else contextlib.nullcontext()
+
+
+def _fit(trainer: Trainer, path: Path, info: dict, splits: Splits, finish: Finish,
+         tracking: ContextManager = contextlib.nullcontext()) -> Run:
+    """Train to the end with checkpoints (inside ``tracking``), then ``finish`` on rank 0; run.json
+    records any other ending."""
     d = trainer.dist
     trainer.checkpoint_dir = path
     if d.main:
         trainer.on_epoch_end.append(_epoch_writer(path))
-    try:
-        history = trainer.fit()
-    except TrainingError as exc:
-        raise _stop(trainer, path, info, exc) from None
-    except BaseException as exc:
-        _mark(path, info, d.main, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", exc)
-        raise
-    try:
-        run = finish(path, info, splits, history, trainer.device) if d.main else None
-    except BaseException as exc:
-        _mark(path, info, d.main, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", exc)
-        raise
+    with tracking:
+        try:
+            history = trainer.fit()
+        except TrainingError as exc:
+            raise _stop(trainer, path, info, exc) from None
+        except BaseException as exc:
+            _mark(path, info, d.main, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", exc)
+            raise
+        try:
+            run = finish(path, info, splits, history, trainer.device) if d.main else None
+        except BaseException as exc:
+            _mark(path, info, d.main, "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed", exc)
+            raise
     distributed.barrier(d)
     return run if run is not None else open_run(path, "best", trainer.device)
 
@@ -218,7 +237,7 @@ def _mark(path: Path, info: dict, main: bool, status: str, exc: BaseException) -
         return
     info.update(status=status, error=str(exc) or type(exc).__name__)
     with contextlib.suppress(OSError):
-        write_json(path / "run.json", info)
+        save_info(path, info)
 
 
 def complete(path: Path, info: dict, splits: Splits, history: list[dict], device: torch.device) -> Run:
@@ -228,7 +247,7 @@ def complete(path: Path, info: dict, splits: Splits, history: list[dict], device
         info["test"] = elbo_stats(run.model, splits.test, run.preprocessor, run.config.train.eval_batch_size, device)
     info.update(status="finished", epochs_done=len(history), warnings=run_warnings(history),
                 best_epoch=max((r["epoch"] for r in history if r["best"]), default=None))
-    write_json(path / "run.json", info)
+    save_info(path, info)
     run.info = info
     return run
 

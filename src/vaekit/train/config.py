@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ..data import DataConfig
 from ..device import PRECISIONS, check_device_name
+from ..config import used_if
 from ..errors import ConfigError
 from ..models import ModelConfig
 from ..schedules import check_kind
@@ -34,12 +35,18 @@ class TrainConfig:
         skip_threshold: skip an update whose gradient norm (before clipping) exceeds this (vdvae's
             ``skip_threshold``), or None.
         max_nonfinite: consecutive non-finite steps tolerated (skipped) before training stops.
-        progress: show a progress bar on a terminal.
+        progress: show progress within epochs (a bar on a terminal, else heartbeat log lines).
         precision: "fp32", "bf16" (autocast; CPU or CUDA) or "fp16" (autocast + grad scaler; CUDA).
         compile: wrap the loss computation in ``torch.compile`` (opt-in; first steps compile).
         channels_last: channels-last memory format for 2-D conv models; None: on CUDA only.
         checkpoint_every: also checkpoint every this many steps within an epoch (0: epoch ends only).
         checkpoint_minutes: also checkpoint when this many minutes passed since the last one (0: off).
+        tensorboard: write TensorBoard event files to ``RUN/tensorboard`` (scalars, images, latent
+            histograms); None: on when the ``tensorboard`` package is installed.
+        log_every: steps between per-step scalars in the trackers (per-epoch ones are always logged).
+        mlflow: log params, metrics and figures to MLflow (needs ``vaekit[mlflow]``).
+        mlflow_uri: MLflow tracking URI; None: ``$MLFLOW_TRACKING_URI``, else a local file store
+            ``<out_dir>/mlruns``.
     """
 
     epochs: int = 200
@@ -50,11 +57,11 @@ class TrainConfig:
     eval_batch_size: int = 1000
     kl_schedule: str = "constant"
     kl_max: float = 1.0
-    warmup_epochs: float = 0.0
-    n_cycles: int = 4
-    cycle_ratio: float = 0.5
+    warmup_epochs: float = used_if(lambda c: c.kl_schedule == "linear", default=0.0)
+    n_cycles: int = used_if(lambda c: c.kl_schedule == "cyclical", default=4)
+    cycle_ratio: float = used_if(lambda c: c.kl_schedule == "cyclical", default=0.5)
     free_bits: float = 0.0
-    free_bits_group: int = 1
+    free_bits_group: int = used_if(lambda c: c.free_bits > 0, default=1)
     grad_clip: float | None = None
     skip_threshold: float | None = None
     max_nonfinite: int = 10
@@ -64,9 +71,14 @@ class TrainConfig:
     channels_last: bool | None = None
     checkpoint_every: int = 0
     checkpoint_minutes: float = 0.0
+    tensorboard: bool | None = None
+    log_every: int = 50
+    mlflow: bool = False
+    mlflow_uri: str | None = used_if(lambda c: c.mlflow, default=None)
 
     def __post_init__(self) -> None:
-        for key in ("epochs", "batch_size", "eval_batch_size", "n_cycles", "free_bits_group", "max_nonfinite"):
+        for key in ("epochs", "batch_size", "eval_batch_size", "n_cycles", "free_bits_group", "max_nonfinite",
+                    "log_every"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"train.{key} must be at least 1, got {getattr(self, key)}")
         if not 0 < self.lr < math.inf:

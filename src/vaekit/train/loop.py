@@ -12,7 +12,6 @@ import copy
 import dataclasses
 import logging
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from ..device import as_channels_last, check_precision, place_model, use_channel
 from ..errors import CheckpointError, TrainingError
 from ..evaluate.likelihood import elbo_stats, model_bpd
 from ..models import VAE, LossContext
+from ..progress import format_seconds, task
 from .checkpoint import (Checkpoint, flatten_optimizer, host_rng_state, save_checkpoint, set_host_rng_state,
                          unflatten_optimizer)
 from .config import TrainConfig
@@ -83,9 +83,12 @@ def build_loss_fn(model: VAE, cfg: TrainConfig, device: torch.device, d: Dist) -
 class Trainer:
     """Runs epochs over in-memory data.
 
-    ``on_epoch_end`` callbacks (rank 0 only, set by the caller) persist metrics and weights; when
-    ``checkpoint_dir`` is set, a checkpoint is written at every epoch end and, within epochs, every
-    ``train.checkpoint_every`` steps or ``train.checkpoint_minutes`` minutes.
+    ``on_epoch_end(trainer, row)`` callbacks (rank 0 only, set by the caller) persist metrics and
+    weights; ``on_step_end(trainer, terms, skipped)`` callbacks see every step's ``TERMS`` (a ``(4,)``
+    tensor on the device: bring it to the host only when needed, e.g. every N steps) and its skip flag.
+    When ``checkpoint_dir`` is set, a checkpoint is written at every epoch end and, within epochs,
+    every ``train.checkpoint_every`` steps or ``train.checkpoint_minutes`` minutes. Progress: a bar
+    on a terminal, else a heartbeat line inside long epochs; one log line per epoch (rank 0).
     """
 
     def __init__(self, model: VAE, splits: Splits, pre: Preprocessor, cfg: TrainConfig,
@@ -106,6 +109,7 @@ class Trainer:
         self.data_gen = torch.Generator().manual_seed(cfg.seed)
         self.epoch_rng = self.data_gen.get_state()
         self.on_epoch_end: list[Callable[["Trainer", dict], None]] = []
+        self.on_step_end: list[Callable[["Trainer", torch.Tensor, torch.Tensor], None]] = []
         self.checkpoint_dir: Path | None = None
         self.last_checkpoint = time.monotonic()
         self.train_x = splits.train.x.to(device)
@@ -147,6 +151,8 @@ class Trainer:
             self.state.reference_nelbo = float(terms[1])
         self.state.step += 1
         self.state.batch += 1
+        for callback in self.on_step_end:
+            callback(self, terms, bad)
         if bar is not None:
             bar.update(1)
         self.tally.check(self.state.step)
@@ -173,13 +179,20 @@ class Trainer:
         """Train from the current state to ``cfg.epochs``; returns the metrics history."""
         total = (self.cfg.epochs - self.state.epoch) * self.steps_per_epoch - self.state.batch
         self.remember_good()
-        with _progress(max(total, 0), self.cfg.progress and self.dist.main) as bar:
+        start, first = time.perf_counter(), self.state.epoch
+        desc = f"epoch {self.state.epoch + 1}/{self.cfg.epochs}"
+        with task(max(total, 0), desc, "step", self.cfg.progress and self.dist.main) as bar:
             while self.state.epoch < self.cfg.epochs:
-                self.fit_epoch(bar)
+                row = self.fit_epoch(bar)
+                if self.dist.main:
+                    per_epoch = (time.perf_counter() - start) / (self.state.epoch - first)
+                    log.info("%s", epoch_line(row, self.cfg.epochs, per_epoch))
         return self.state.history
 
     def fit_epoch(self, bar=None) -> dict:
         """Train one epoch, validate, run the callbacks, checkpoint; returns the metrics row."""
+        if bar is not None:
+            bar.set_description(f"epoch {self.state.epoch + 1}/{self.cfg.epochs}")
         t0 = time.perf_counter()
         row = {"epoch": self.state.epoch + 1, **self.run_epoch(bar)}
         self.tally.check(self.state.step, force=True)
@@ -322,18 +335,16 @@ class Trainer:
         set_host_rng_state(meta["rng"])
 
 
-class _NullBar:
-    def __enter__(self):
-        return None
+def epoch_line(row: dict, epochs: int, per_epoch: float) -> str:
+    """One line per epoch: ``epoch 3/10  nelbo 45.12 (val 46.01)  rate ...  ETA 15 s``.
 
-    def __exit__(self, *exc) -> None:
-        return None
-
-
-def _progress(total: int, enabled: bool):
-    """A tqdm bar on stderr when it is a terminal and progress is enabled."""
-    if not enabled or not sys.stderr.isatty():
-        return _NullBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="step", dynamic_ncols=True, leave=False)
+    Args:
+        row: the epoch's metrics row; ``per_epoch``: wall seconds per epoch so far (for the ETA).
+    """
+    parts = [f"epoch {row['epoch']}/{epochs}"]
+    for term in ("nelbo", "rate", "distortion"):
+        val = row.get(f"val_{term}")
+        parts.append(f"{term} {row[f'train_{term}']:.2f}" + (f" (val {val:.2f})" if val is not None else ""))
+    parts += [f"kl_weight {row['kl_weight']:.3g}", f"skipped {row['skipped_steps']}",
+              f"{format_seconds(per_epoch)}/epoch", f"ETA {format_seconds(per_epoch * (epochs - row['epoch']))}"]
+    return "  ".join(parts) + ("  *best" if row.get("best") else "")

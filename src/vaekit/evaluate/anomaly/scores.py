@@ -28,7 +28,9 @@ The evaluation protocol around them is in :mod:`.protocol`, figures and CSV outp
 from __future__ import annotations
 
 import io
+import logging
 import math
+import time
 import zlib
 from dataclasses import dataclass
 from functools import cached_property
@@ -41,9 +43,11 @@ from ...data import Dataset, Preprocessor, batch_indices
 from ...device import device_of, evaluating
 from ...errors import ConfigError, DataError
 from ...models import VAE
+from ...progress import format_seconds
 from ...registry import Registry
 from ..likelihood import elbo_per_example, iw_log_likelihood
 
+log = logging.getLogger(__name__)
 #: name -> function(DatasetScores) -> (N,) float64 score tensor
 SCORES: Registry = Registry("anomaly score")
 #: Scores computed from the model alone for images (``llr`` also needs a background model).
@@ -247,4 +251,10 @@ def score_dataset(model: VAE, ds: Dataset, pre: Preprocessor, names: list[str] |
     if "llr" in fns and background is None:
         raise ConfigError("the llr score needs a background model (a second run)")
     d = DatasetScores(model, pre, ds, opts or ScoreOptions(), background)
-    return {name: fn(d).numpy() for name, fn in fns.items()}
+    out = {}
+    for name, fn in fns.items():
+        t0 = time.perf_counter()
+        out[name] = fn(d).numpy()
+        log.info("anomaly score %s of %d examples (%s): %s", name, len(ds), ds.name or "data",
+                 format_seconds(time.perf_counter() - t0))
+    return out
