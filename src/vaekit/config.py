@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
 import types
 import typing
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import ConfigError
+from .limits import check_int, check_real
 
 
 def from_dict(cls, data: Any, path: str = ""):
@@ -75,14 +75,14 @@ def _as_bool(v, name, _):
 
 def _as_int(v, name, _):
     if isinstance(v, int) and not isinstance(v, bool):
-        return v
+        return check_int(v, name)  # 64 bits
     raise _bad(name, "an integer", v)
 
 
 def _as_float(v, name, _):
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-        return float(v)
-    raise _bad(name, "a finite number", v)
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return check_real(v, name)  # finite: no NaN, no inf
+    raise _bad(name, "a number", v)
 
 
 def _as_str(v, name, _):
@@ -184,9 +184,11 @@ def read_yaml(path: str | Path) -> dict:
     """Read a YAML mapping; a missing or malformed file is a :class:`ConfigError`."""
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

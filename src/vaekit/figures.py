@@ -24,8 +24,8 @@ from .evaluate.disentangle_run import DisentanglementResult
 from .latent.embed import Projection
 from .models import VAE
 from .run import Run
-from .viz import (bar_figure, gif_bytes, image_grid, labelled_grid, loss_figure, save_figure, scatter_figure,
-                  vector_panel)
+from .viz import (bar_figure, check_grid, gif_bytes, image_grid, labelled_grid, loss_figure, save_figure,
+                  scatter_figure, vector_panel)
 
 save = save_figure
 
@@ -105,9 +105,14 @@ def samples_figure(model: VAE, pre: Preprocessor, n: int = 64, label: int | None
     """``n`` prior samples (decoder means by default, or random draws) in rows of ``ncol``.
 
     A conditional model without ``label`` gets one labelled row per class, ceil(n / classes) samples each.
+    The grid's size is checked (images) before anything is decoded.
     """
+    per_class = model.conditional and label is None
+    if len(model.sample_shape) == 3:
+        per = math.ceil(n / model.n_classes) if per_class else min(ncol, n)
+        check_grid(per * model.n_classes if per_class else n, per, *model.sample_shape[1:])
     what = "decoder means E[x|z]" if mean else "draws x ~ p(x|z)"
-    if model.conditional and label is None:
+    if per_class:
         per = math.ceil(n / model.n_classes)
         x = torch.stack([latent.sample(model, per, k, temperature, mean) for k in range(model.n_classes)])
         return grid_figure(x, pre, f"Prior samples per class ({what}, temperature {temperature:g})",

@@ -14,7 +14,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .errors import ConfigError
 from .io import write_bytes
+from .limits import MAX_GRID_PIXELS
 
 #: Grid cells are upscaled (nearest neighbour) until they are at least this many pixels tall.
 MIN_CELL = 48
@@ -47,6 +49,17 @@ def to_uint8_images(x: torch.Tensor) -> np.ndarray:
     return x.permute(0, 2, 3, 1).cpu().numpy()
 
 
+def check_grid(n: int, nrow: int, h: int, w: int, pad: int = 2, min_cell: int = MIN_CELL) -> None:
+    """ConfigError unless a grid of ``n`` ``h x w`` images, ``nrow`` per row, stays within
+    :data:`~vaekit.limits.MAX_GRID_PIXELS` (call it before computing the images)."""
+    scale = max(1, math.ceil(min_cell / h))
+    ncol = max(1, min(nrow, n))
+    height, width = pad + math.ceil(n / ncol) * (h * scale + pad), pad + ncol * (w * scale + pad)
+    if height * width > MAX_GRID_PIXELS:
+        raise ConfigError(f"a grid of {n:,} images of {h}x{w} would be {width:,}x{height:,} pixels, more than "
+                          f"{MAX_GRID_PIXELS:,}; show fewer items")
+
+
 def image_grid(x: torch.Tensor, nrow: int = 8, pad: int = 2, pad_value: int = 255,
                min_cell: int = MIN_CELL) -> Image.Image:
     """Tile images ``(N, C, H, W)`` in [0, 1] into a padded grid, ``nrow`` per row.
@@ -54,6 +67,7 @@ def image_grid(x: torch.Tensor, nrow: int = 8, pad: int = 2, pad_value: int = 25
     Single-channel images give a grayscale ("L") picture, three channels an RGB one.
     Small images are upscaled by an integer factor so a cell is at least ``min_cell`` pixels tall.
     """
+    check_grid(x.shape[0], nrow, x.shape[2], x.shape[3], pad, min_cell)
     imgs = to_uint8_images(x)
     n, h, w, c = imgs.shape
     if c not in (1, 3):

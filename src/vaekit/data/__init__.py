@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import ConfigError, DataError
+from ..limits import MAX_IMAGE_SIZE_PIXELS, check_seed
 from ..registry import Registry
 from .dataset import (Dataset, SourceData, Splits, batch_indices, n_batches, split_off_test,
                       split_off_validation)
@@ -83,9 +84,17 @@ class DataConfig:
         if (self.test_fraction or 0.0) + self.val_fraction >= 1.0:
             raise ConfigError("data.test_fraction + data.val_fraction must stay below 1")
         self._check_table_options()
-        if self.image_size is not None and not (
-                len(self.image_size) == 2 and all(isinstance(s, int) and s > 0 for s in self.image_size)):
-            raise ConfigError(f"data.image_size must be [height, width] in pixels, got {self.image_size}")
+        check_seed(self.seed, "data.seed")
+        if self.image_size is not None:
+            self._check_image_size()
+
+    def _check_image_size(self) -> None:
+        size = self.image_size
+        if not (len(size) == 2 and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size)):
+            raise ConfigError(f"data.image_size must be [height, width] in pixels, got {size}")
+        if size[0] * size[1] > MAX_IMAGE_SIZE_PIXELS:
+            raise ConfigError(f"data.image_size {size[0]}x{size[1]} has {size[0] * size[1]:,} pixels; "
+                              f"at most {MAX_IMAGE_SIZE_PIXELS:,} (e.g. 2048x2048) are allowed")
 
     def _check_table_options(self) -> None:
         from ..tabular.codec import MISSING_MODES

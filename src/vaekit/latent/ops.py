@@ -11,6 +11,7 @@ import torch
 
 from ..device import device_of
 from ..errors import ConfigError, DataError
+from ..limits import check_int, check_real
 from ..models import VAE
 
 INTERPOLATIONS = ("lerp", "slerp")
@@ -36,8 +37,8 @@ def sample(model: VAE, n: int, label: int | None = None, temperature: float = 1.
            mean: bool = True) -> torch.Tensor:
     """``n`` samples: z ~ N(0, T^2 I), then E[x | z] (``mean``, the default as in ``model.sample``) or a
     draw x ~ p(x | z). Returns ``(n, *shape)``."""
-    if n < 1 or temperature < 0:
-        raise ConfigError(f"need n >= 1 and temperature >= 0, got n={n}, temperature={temperature}")
+    check_int(n, "the number of samples", 1)
+    check_real(temperature, "temperature", 0)
     return model.sample(n, y=labels_for(model, n, label), temperature=temperature, mean=mean)
 
 

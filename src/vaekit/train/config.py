@@ -9,6 +9,8 @@ from ..data import DataConfig
 from ..device import PRECISIONS, check_device_name
 from ..config import used_if
 from ..errors import ConfigError
+from ..io import check_file_name
+from ..limits import check_seed
 from ..models import ModelConfig
 from ..schedules import check_kind
 
@@ -81,6 +83,7 @@ class TrainConfig:
                     "log_every"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"train.{key} must be at least 1, got {getattr(self, key)}")
+        check_seed(self.seed, "train.seed")
         if not 0 < self.lr < math.inf:
             raise ConfigError(f"train.lr must be a finite positive number, got {self.lr}")
         check_device_name(self.device, "train.device")
@@ -104,7 +107,8 @@ class RunConfig:
     """Everything a run needs; saved as ``config.yaml`` in the run directory.
 
     Attributes:
-        name: run directory name under ``out_dir`` (default: ``<model>-<source>``).
+        name: run directory name under ``out_dir`` (default: ``<model>-<source>``); one path
+            component (no ``/``, not ``..``), so a run never lands outside ``out_dir``.
         out_dir: parent folder of run directories.
         data: where the data comes from and how it is prepared.
         model: the model and its networks (``model.name`` picks the registered model).
@@ -116,6 +120,10 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.name is not None:
+            check_file_name(self.name, "name")
 
 
 def build_run_config(preset: str | None = None, file: str | None = None,
