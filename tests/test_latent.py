@@ -199,5 +199,5 @@ def test_load_images_converts_to_the_runs_shape_and_scale(tiny_run, tmp_path):
         latent.load_images(tiny_run, [tmp_path / "big.png"])
     assert latent.load_images(tiny_run, [tmp_path / "big.png"], resize=True).shape == (1, 1, 8, 8)
     (tmp_path / "bad.png").write_text("not an image")
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match="bad.png: unreadable image"):
         latent.load_images(tiny_run, [tmp_path / "bad.png"])

@@ -65,7 +65,7 @@ def _save(path, **arrays):
 @pytest.mark.parametrize("arrays, problem", [
     ({"x": np.array([[0.5, np.nan], [1.0, 2.0]])}, "NaN or inf (first at example 0, index (1,))"),
     ({"x": np.array([[0.5, 1.0], [np.inf, 2.0]])}, "NaN or inf (first at example 1"),
-    ({"x": np.zeros((3, 4)), "y": np.array([0, -1, 2])}, "labels outside the expected range [0]: found -1..2"),
+    ({"x": np.zeros((3, 4)), "y": np.array([0, -1, 2])}, "labels outside the expected range [0, 65,535]: found -1..2"),
     ({"x": np.zeros((3, 4)), "y": np.array([0, 1])}, "3 examples but labels of shape (2,)"),
     ({"x": np.zeros((3, 4)), "y": np.array([0.5, 1, 2])}, "labels must be integers"),
     ({"x": np.zeros((2, 3, 4, 5, 6))}, "expected (N, D), (N, H, W)"),

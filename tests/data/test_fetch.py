@@ -43,7 +43,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         payload = body[start:]
-        self.send_header("Content-Length", str(len(payload)))
+        if mode != "no_length":  # without it the body ends when the server hangs up (HTTP/1.0)
+            self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if mode == "drop" or (mode == "drop_once" and len(state["requests"]) == 1):
             self.wfile.write(payload[: len(payload) // 3])  # then hang up mid-body
@@ -180,3 +181,25 @@ def test_registry_lists_the_four_datasets_with_sha256():
     assert sorted(fetch_module.DATASETS) == ["binarized-mnist", "fashion-mnist", "kmnist", "mnist"]
     for remote in fetch_module.DATASETS.values():
         assert remote.mirrors and all(len(f.sha256) == 64 and f.size for f in remote.files)
+
+
+@pytest.mark.parametrize("mode", ["good", "no_length"])
+def test_a_mirror_sending_more_than_the_published_size_is_cut_off(server, tmp_path, monkeypatch, mode):
+    """A bad mirror serving a bigger file: reading stops just past the published size, nothing is kept."""
+    server.state["files"]["a.bin"] = BODY * 10  # 3 MB where 300 kB are published
+    server.state["mode"]["a.bin"] = mode
+    read = []
+    real_open = fetch_module._open
+
+    def counting_open(url, start, timeout):
+        resp = real_open(url, start, timeout)
+        original = resp.read
+        resp.read = lambda n=-1: read.append(len(chunk := original(n))) or chunk
+        return resp
+
+    monkeypatch.setattr(fetch_module, "_open", counting_open)
+    monkeypatch.setattr(fetch_module, "_CHUNK", 1 << 16)
+    with pytest.raises(DataError, match="sends more than the published 300,000 bytes"):
+        _fetch(server, tmp_path / "d")
+    assert sum(read) <= len(BODY) + 1  # at most one byte past the size (none when the length is announced)
+    assert _leftovers(tmp_path / "d") is None

@@ -14,6 +14,7 @@ from typing import Iterator
 import torch
 
 from ..errors import DataError
+from ..limits import check_labels_range
 
 
 @dataclass
@@ -50,14 +51,18 @@ class Dataset:
             self._check_labels(where)
 
     def _check_labels(self, where: str) -> None:
+        """Labels are class indices ``0..K-1``; without ``n_classes``, K = largest label + 1 must be at
+        most ``max(N, 65,536)`` (:func:`vaekit.limits.class_limit`), checked before anything is allocated
+        per class."""
         if self.y.shape != (self.x.shape[0],):
             raise DataError(f"{where}: {self.x.shape[0]} examples but labels of shape {tuple(self.y.shape)}")
+        if self.y.is_floating_point() or self.y.is_complex() or self.y.dtype == torch.bool:
+            raise DataError(f"{where}: labels must be integers, got dtype {self.y.dtype}")
         self.y = self.y.long()
-        if self.n_classes is None:
-            self.n_classes = int(self.y.max()) + 1
         lo, hi = int(self.y.min()), int(self.y.max())
-        if lo < 0 or hi >= self.n_classes:
-            raise DataError(f"{where}: labels must lie in [0, {self.n_classes - 1}], found {lo}..{hi}")
+        check_labels_range(lo, hi, len(self.y), where, self.n_classes)
+        if self.n_classes is None:
+            self.n_classes = hi + 1
 
     def __len__(self) -> int:
         return self.x.shape[0]

@@ -138,27 +138,53 @@ def _respond(url: str, part: Path, timeout: float):
     return resp, resumed
 
 
-def _stream(url: str, part: Path, timeout: float) -> None:
-    """Append the rest of ``url`` to ``part`` (from its current size when the server honours Range)."""
+def _stream(url: str, part: Path, timeout: float, size: int | None = None) -> None:
+    """Append the rest of ``url`` to ``part`` (from its current size when the server honours Range).
+
+    Args:
+        size: the published file size: a server announcing or sending more is refused (DataError, the
+            partial file deleted) after reading at most one chunk beyond it.
+    """
     try:
         resp, resumed = _respond(url, part, timeout)
     except _BROKEN as exc:
         raise _Interrupted(f"connection broken ({type(exc).__name__})") from None
+    start = part.stat().st_size if resumed else 0
+    room = None if size is None else size - start  # bytes still to come
     with resp, open(part, "ab" if resumed else "wb") as fh:
-        expected, received = resp.headers.get("Content-Length"), 0
-        while True:
-            try:
-                chunk = resp.read(_CHUNK)
-            except (*_BROKEN, OSError) as exc:
-                raise _Interrupted(f"connection dropped after {received} bytes ({type(exc).__name__})") from None
-            if not chunk:
-                break
-            fh.write(chunk)
-            received += len(chunk)
+        expected = _content_length(resp)
+        too_long = room is not None and expected is not None and expected > room
+        received = 0 if too_long else _copy(resp, fh, None if room is None else room + 1)
         fh.flush()
         os.fsync(fh.fileno())
-    if expected is not None and received < int(expected):
+    if too_long or (room is not None and received > room):
+        part.unlink()
+        raise DataError(f"{url}: the server sends more than the published {size:,} bytes "
+                        f"({start + max(received, expected or 0):,} or more); not the expected file")
+    if expected is not None and received < expected:
         raise _Interrupted(f"connection closed after {received} of {expected} bytes")
+
+
+def _copy(resp, fh, limit: int | None) -> int:
+    """Copy the response body into ``fh`` until its end or ``limit`` bytes; returns the bytes copied."""
+    received = 0
+    while limit is None or received < limit:
+        try:
+            chunk = resp.read(_CHUNK if limit is None else min(_CHUNK, limit - received))
+        except (*_BROKEN, OSError) as exc:
+            raise _Interrupted(f"connection dropped after {received} bytes ({type(exc).__name__})") from None
+        if not chunk:
+            break
+        fh.write(chunk)
+        received += len(chunk)
+    return received
+
+
+def _content_length(resp) -> int | None:
+    try:
+        return int(resp.headers.get("Content-Length"))
+    except (TypeError, ValueError):
+        return None
 
 
 def _reason(exc: BaseException) -> str:
@@ -178,11 +204,13 @@ def download(url: str, dest: Path, sha256: str, size: int | None = None, retries
             partial file is then deleted; after an interruption it is kept for resuming).
     """
     part = dest.with_name(dest.name + ".part")
+    if size is not None and part.is_file() and part.stat().st_size > size:
+        part.unlink()  # longer than the file can be: not a prefix of it
     for attempt in range(1, retries + 1):
         if size is not None and part.is_file() and part.stat().st_size == size:
             break  # complete from an earlier run: verify it
         try:
-            _stream(url, part, timeout)
+            _stream(url, part, timeout, size)
             break
         except _Interrupted as exc:
             log.info("%s: %s (attempt %d of %d), resuming", url, exc, attempt, retries)

@@ -7,9 +7,10 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from ..data import Dataset
+from ..data.sources.images import DECODE_ERRORS, open_image
 from ..device import device_of
 from ..errors import DataError
 from ..run import Run, check_compatible, load_eval_splits
@@ -67,11 +68,11 @@ def load_images(run: Run, paths: Sequence[str | Path], resize: bool = False) -> 
 def _read_image(path: Path, shape: tuple[int, int, int], resize: bool) -> np.ndarray:
     """``(C, H, W)`` float32 in [0, 1]."""
     c, h, w = shape
-    try:
-        with Image.open(path) as img:
+    with open_image(path) as img:  # too many pixels (a decompression bomb): a DataError, nothing decoded
+        try:
             img = img.convert("L" if c == 1 else "RGB")
-    except (OSError, UnidentifiedImageError) as exc:
-        raise DataError(f"{path}: cannot read the image ({exc.__class__.__name__}: {exc})") from None
+        except DECODE_ERRORS as exc:
+            raise DataError(f"{path}: unreadable image ({exc.__class__.__name__}: {exc})") from None
     if img.size != (w, h):
         if not resize:
             raise DataError(f"{path}: image is {img.width}x{img.height} pixels but the model takes {w}x{h}; "

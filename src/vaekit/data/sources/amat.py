@@ -49,7 +49,7 @@ def _parse_lines(data: bytes, name: str) -> np.ndarray:
         row = np.frombuffer(joined, np.uint8) - _ZERO
         if len(joined) != len(tokens) or (row > 1).any():
             bad = next(t for t in tokens if t not in (b"0", b"1"))
-            raise DataError(f"{name}: line {number}: expected values 0 or 1, found {bad[:20]!r}")
+            raise DataError(f"{name}: line {number}: expected values 0 or 1, found {bytes(bad[:20])!r}")
         width = width or len(tokens)
         if len(tokens) != width:
             raise DataError(f"{name}: line {number} has {len(tokens)} values, line 1 has {width}")

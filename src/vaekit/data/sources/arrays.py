@@ -15,6 +15,8 @@ labels ``y_train``... (``<labels_key>_train`` when labels_key is set).
 from __future__ import annotations
 
 import logging
+import math
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +34,36 @@ SPLIT_KEYS = {"train": ("train",), "val": ("val", "valid"), "test": ("test",)}
 _CHANNELS = (1, 3, 4)
 
 
+def _declared_bytes(fh) -> tuple[int, int]:
+    """(header bytes, data bytes) an ``.npy`` stream's header declares; raises ValueError when damaged."""
+    version = np.lib.format.read_magic(fh)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read_header(fh, max_header_size=10_000)
+    return fh.tell(), math.prod(shape) * dtype.itemsize
+
+
+def _check_sizes(path: Path) -> None:
+    """Each array's header must declare exactly the bytes its file (or zip member) holds: checked before
+    loading, so a few crafted bytes cannot make numpy allocate the gigabytes a header claims."""
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as fh:
+            header, data = _declared_bytes(fh)
+        sizes = [(path.name, header, data, path.stat().st_size)]
+    else:
+        sizes = []
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                with zf.open(info) as fh:
+                    sizes.append((info.filename, *_declared_bytes(fh), info.file_size))
+    for name, header, data, size in sizes:
+        if header + data != size:
+            raise ValueError(f"{name} declares {header + data:,} bytes but holds {size:,}")
+
+
 def _load(path: Path) -> dict[str, np.ndarray]:
     """All arrays of an ``.npy`` (key ``x``) or ``.npz`` file."""
     try:
+        _check_sizes(path)
         loaded = np.load(path, allow_pickle=False)
         if isinstance(loaded, np.ndarray):
             return {"x": loaded}

@@ -14,20 +14,42 @@ import numpy as np
 import torch
 
 from ...errors import DataError
+from ...limits import MAX_DECOMPRESSED_BYTES, check_labels_range
+
+_CHUNK = 1 << 20
 
 
-def read_bytes(path: Path) -> bytes:
-    """File contents, transparently gunzipped for ``.gz``; corrupt/truncated files raise DataError."""
+def read_bytes(path: Path, limit: int = MAX_DECOMPRESSED_BYTES) -> bytearray:
+    """File contents, transparently gunzipped for ``.gz``; corrupt/truncated files raise DataError.
+
+    A compressed file is decompressed as a stream that stops after ``limit`` bytes: more is a
+    DataError (a decompression bomb never reaches memory). Returns a writable buffer.
+    """
     try:
-        raw = path.read_bytes()
+        with open_data(path) as fh:
+            data = read_upto(fh, limit + 1, path)
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if path.suffix != ".gz":
-        return raw
+    if len(data) > limit:
+        unpacked = " when decompressed" if path.suffix == ".gz" else ""
+        raise DataError(f"{path}: holds more than {limit:,} bytes{unpacked}; it is damaged, or too large to read")
+    return data
+
+
+def open_data(path: Path):
+    """``path`` opened for reading bytes, through a gzip stream for ``.gz`` files."""
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def read_upto(fh, n: int, path: Path) -> bytearray:
+    """The next ``n`` bytes of ``fh`` (fewer at its end), read in chunks; gzip damage is a DataError."""
+    out = bytearray()
     try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
+        while len(out) < n and (chunk := fh.read(min(_CHUNK, n - len(out)))):
+            out += chunk
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: corrupt or truncated gzip file ({exc})") from None
+    return out
 
 
 def existing_path(arg: str | None, source: str, example: str, kind: str | None = None) -> Path:
@@ -73,7 +95,9 @@ def labels_tensor(values: np.ndarray, where: str, n: int, n_classes: int | None 
         values: ``(N,)`` labels (any integer dtype, or floats holding whole numbers).
         where: file named in error messages.
         n: number of examples the labels belong to.
-        n_classes: labels must lie in ``[0, n_classes)`` when given, in ``[0, inf)`` otherwise.
+        n_classes: labels must lie in ``[0, n_classes)`` when given; otherwise in
+            ``[0, max(n, 65,536))`` (:func:`vaekit.limits.class_limit`: memory per class stays
+            proportional to the data).
     """
     if values.ndim != 1 or len(values) != n:
         raise DataError(f"{where}: {n} examples but labels of shape {values.shape}")
@@ -81,12 +105,10 @@ def labels_tensor(values: np.ndarray, where: str, n: int, n_classes: int | None 
         raise DataError(f"{where}: labels contain NaN or inf")
     if values.dtype.kind not in "iub" and not (values.dtype.kind == "f" and (values == np.round(values)).all()):
         raise DataError(f"{where}: labels must be integers, got dtype {values.dtype}")
-    y = torch.from_numpy(values.astype(np.int64))  # (N,)
-    lo, hi = int(y.min()), int(y.max())
-    top = "" if n_classes is None else f", {n_classes - 1}"
-    if lo < 0 or (n_classes is not None and hi >= n_classes):
-        raise DataError(f"{where}: labels outside the expected range [0{top}]: found {lo}..{hi}")
-    return y
+    if len(values):  # the range, on the stored values (before a cast could wrap them), limits the classes
+        lo, hi = values.min().item(), values.max().item()
+        check_labels_range(lo, hi, len(values), where, n_classes)
+    return torch.from_numpy(values.astype(np.int64))  # (N,)
 
 
 def encode_labels(values: list[str]) -> tuple[np.ndarray, list[str]]:

@@ -22,7 +22,8 @@ import torch
 from ...errors import DataError
 from .. import SOURCES, DataConfig
 from ..dataset import Dataset, SourceData
-from .common import find_file, labels_tensor, read_bytes
+from ...limits import MAX_DECOMPRESSED_BYTES
+from .common import find_file, labels_tensor, open_data, read_bytes, read_upto
 
 __all__ = ["load_idx_folder", "load_idx_pair", "parse_idx", "read_bytes", "read_idx"]
 
@@ -31,25 +32,51 @@ _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4",
 MNIST_CLASSES = 10
 
 
-def parse_idx(data: bytes, name: str = "idx") -> np.ndarray:
-    """Decode IDX bytes into a read-only array of the stored shape."""
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _DTYPES:
-        raise DataError(f"{name}: not an IDX file (bad magic number {data[:4].hex() or 'empty'})")
-    ndim = data[3]
-    if ndim == 0 or len(data) < 4 + 4 * ndim:
+def parse_header(head: bytes, name: str) -> tuple[np.dtype, tuple[int, ...], int]:
+    """The dtype, dims and header length of IDX bytes starting with ``head`` (at least 4 bytes, and
+    the dims when present); a bad magic number or a truncated header is a DataError."""
+    if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _DTYPES:
+        raise DataError(f"{name}: not an IDX file (bad magic number {bytes(head[:4]).hex() or 'empty'})")
+    ndim = head[3]
+    if ndim == 0 or len(head) < 4 + 4 * ndim:
         raise DataError(f"{name}: IDX header truncated")
-    dims = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
-    dtype = np.dtype(_DTYPES[data[2]])
-    expected = 4 + 4 * ndim + math.prod(dims) * dtype.itemsize
+    dims = tuple(int(d) for d in np.frombuffer(head, ">u4", count=ndim, offset=4))
+    return np.dtype(_DTYPES[head[2]]), dims, 4 + 4 * ndim
+
+
+def parse_idx(data: bytes, name: str = "idx") -> np.ndarray:
+    """Decode IDX bytes into an array of the stored shape (writable when ``data`` is a bytearray)."""
+    dtype, dims, offset = parse_header(data[:4 + 4 * (data[3] if len(data) > 3 else 0)], name)
+    expected = offset + math.prod(dims) * dtype.itemsize
     if len(data) != expected:
         raise DataError(f"{name}: IDX size mismatch: header says {dims} ({expected} bytes), file has {len(data)}")
-    return np.frombuffer(data, dtype, offset=4 + 4 * ndim).reshape(dims)
+    return np.frombuffer(data, dtype, offset=offset).reshape(dims)
 
 
 def read_idx(path: str | Path) -> np.ndarray:
-    """Read one IDX file (``.gz`` or raw)."""
+    """Read one IDX file (``.gz`` or raw), writable.
+
+    The header is read first, then exactly the bytes it declares (a ``.gz`` file is decompressed as
+    a stream that stops there), so a damaged or crafted file costs no more memory than the data it
+    claims to hold, and at most :data:`~vaekit.limits.MAX_DECOMPRESSED_BYTES`.
+    """
     path = Path(path)
-    return parse_idx(read_bytes(path), str(path))
+    try:
+        with open_data(path) as fh:
+            head = read_upto(fh, 4, path)
+            head += read_upto(fh, 4 * head[3] if len(head) == 4 else 0, path)
+            dtype, dims, offset = parse_header(head, str(path))
+            size = math.prod(dims) * dtype.itemsize
+            if size > MAX_DECOMPRESSED_BYTES:
+                raise DataError(f"{path}: IDX header declares {dims} ({size:,} bytes), more than vaekit reads "
+                                f"({MAX_DECOMPRESSED_BYTES:,}); the file is damaged or too large")
+            body = read_upto(fh, size + 1, path)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if len(body) != size:
+        found = "more" if len(body) > size else f"{offset + len(body)}"
+        raise DataError(f"{path}: IDX size mismatch: header says {dims} ({offset + size} bytes), file has {found}")
+    return np.frombuffer(body, dtype).reshape(dims)
 
 
 def load_idx_pair(images: Path, labels: Path | None, n_classes: int | None = None) -> Dataset:
@@ -71,7 +98,7 @@ def load_idx_pair(images: Path, labels: Path | None, n_classes: int | None = Non
         if len(raw) != len(x):
             raise DataError(f"{labels}: {len(raw)} labels for {len(x)} images in {images.name}")
         y = labels_tensor(raw, str(labels), len(x), n_classes)
-    x = torch.from_numpy(np.array(x, order="C"))  # (N, H, W), a writable copy
+    x = torch.from_numpy(np.ascontiguousarray(x))  # (N, H, W); read_idx's buffer is writable: no copy
     return Dataset(x=x.unsqueeze(1), y=y, max_value=255.0, n_classes=None if y is None else n_classes,
                    name=str(images))
 

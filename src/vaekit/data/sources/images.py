@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ import torch
 from PIL import Image
 
 from ...errors import DataError
+from ...limits import MAX_DECODED_PIXELS
 from .. import SOURCES, DataConfig
 from ..dataset import Dataset, SourceData
 from .common import existing_path
@@ -29,7 +31,10 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 _FORMATS = "/".join(s[1:].upper() for s in IMAGE_SUFFIXES)
 GRAY_MODES = ("1", "L", "LA")
 SPLIT_DIRS = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}
-_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, Image.DecompressionBombError)
+#: Decoders used for image folders (a file of another format is an error, whatever its suffix).
+_PIL_FORMATS = ("PNG", "JPEG", "BMP")
+#: What PIL raises on damaged files (MemoryError: a chunk length in a damaged header asks for gigabytes).
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, Image.DecompressionBombError, MemoryError)
 
 
 def _images_in(folder: Path, recursive: bool) -> list[Path]:
@@ -80,14 +85,35 @@ def fit_size(img: Image.Image, size: tuple[int, int]) -> Image.Image:
     return img.crop((left, top, left + w, top + h))
 
 
+def open_image(path: Path, formats: tuple[str, ...] | None = None) -> Image.Image:
+    """Open an image file lazily (header only) after checking its size: more than
+    :data:`~vaekit.limits.MAX_DECODED_PIXELS` pixels is a DataError before anything is decoded, so a
+    small crafted file (a decompression bomb) cannot fill the memory. Unreadable files are DataErrors.
+
+    Args:
+        formats: PIL format names to accept (None: any PIL reads).
+    """
+    try:
+        with warnings.catch_warnings():  # PIL's own bomb warning: the check below decides instead
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path, formats=formats)
+    except DECODE_ERRORS as exc:
+        raise DataError(f"{path}: unreadable image ({type(exc).__name__}: {exc})") from None
+    if img.width * img.height > MAX_DECODED_PIXELS:
+        img.close()
+        raise DataError(f"{path}: image of {img.width}x{img.height} pixels is larger than vaekit decodes "
+                        f"({MAX_DECODED_PIXELS:,} pixels); shrink it first")
+    return img
+
+
 def decode(path: Path, grayscale: bool | None) -> np.ndarray:
     """One file as ``(H, W)`` (grayscale) or ``(H, W, 3)`` (RGB) uint8; a bad file is a DataError."""
-    try:
-        with Image.open(path) as img:
+    with open_image(path, _PIL_FORMATS) as img:
+        try:
             gray = img.mode in GRAY_MODES if grayscale is None else grayscale
             return np.asarray(img.convert("L" if gray else "RGB"))
-    except _DECODE_ERRORS as exc:
-        raise DataError(f"{path}: unreadable image ({type(exc).__name__}: {exc})") from None
+        except DECODE_ERRORS as exc:
+            raise DataError(f"{path}: unreadable image ({type(exc).__name__}: {exc})") from None
 
 
 def _decode_all(files: list[Path], cfg: DataConfig) -> list[np.ndarray]:
