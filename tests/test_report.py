@@ -96,3 +96,19 @@ def test_report_is_rewritten_with_evaluation_and_anomaly_results(tiny_run, tmp_p
         page = check_page(run / "report.html")
         assert len(page.images) == 9 and all(i["complete"] and i["width"] > 0 for i in page.images)
         assert page.errors == [] and page.resources == []
+
+
+def test_a_cut_short_or_damaged_metrics_line_is_skipped_with_a_warning(tiny_run, tmp_path, caplog):
+    from vaekit import open_run
+    from vaekit.report import read_history
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run.path, run)
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    damaged = [lines[0], '{"epoch": 2, "train_nelbo": "many"}', lines[1], lines[2][: len(lines[2]) // 2]]
+    (run / "metrics.jsonl").write_text("\n".join(damaged))  # a killed writer's half line at the end
+    history = read_history(run)
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert "line 2 is not a metrics row" in caplog.text and "line 4 is not a metrics row" in caplog.text
+    html = write_report(open_run(run)).read_text()
+    assert "<h2>Loss curves</h2>" in html

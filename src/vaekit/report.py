@@ -26,7 +26,7 @@ from .device import device_of, evaluating
 from .errors import CheckpointError, VaekitError
 from .evaluate.likelihood import model_bpd
 from .io import read_json, write_text
-from .run import Run
+from .run import Run, metrics_row_ok
 from .viz import figure_png, loss_figure
 
 log = logging.getLogger(__name__)
@@ -48,11 +48,27 @@ pre { background: #f6f6f6; padding: .8em; overflow: auto; }
 
 
 def read_history(path: Path) -> list[dict]:
-    """The per-epoch rows of ``metrics.jsonl`` (empty when missing)."""
+    """The per-epoch rows of ``metrics.jsonl`` (empty when missing).
+
+    A line that is not a usable row (cut short by a killed writer, damaged, edited) is skipped with
+    a warning naming it, so the report still shows every good epoch.
+    """
     file = path / "metrics.jsonl"
     if not file.is_file():
         return []
-    return [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+    rows = []
+    for number, line in enumerate(file.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            row = None
+        if metrics_row_ok(row, rows[0] if rows else None):
+            rows.append(row)
+        else:
+            log.warning("%s: line %d is not a metrics row (cut short or damaged); skipped", file, number)
+    return rows
 
 
 def write_report(run: Run, ds: Dataset | None = None, history: list[dict] | None = None,

@@ -18,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import itertools
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +33,12 @@ import yaml
 from . import likelihoods
 from .config import from_dict, read_yaml, to_dict
 from .data import Dataset, Preprocessor, Splits, load_data
-from .data.preprocess import model_batches
+from .data.preprocess import BINARIZE_MODES, model_batches
 from .errors import CheckpointError, ConfigError, DataError
-from .io import load_tensors, read_json, save_tensors, write_json, write_text
-from .models import VAE, build_model
+from .io import (check_fields, check_file_name, clean_temp_files, load_tensors, read_json, save_tensors,
+                 tensor_shapes, write_json, write_text)
+from .limits import class_limit
+from .models import VAE, build_model, meta_model
 from .tabular.codec import TableCodec
 from .train.config import RunConfig
 
@@ -62,20 +66,57 @@ class Run:
 
 
 def new_run_dir(cfg: RunConfig) -> Path:
-    """Create a fresh run folder ``out_dir/name`` (``name-2``, ``name-3``... if taken)."""
+    """Create a fresh run folder ``out_dir/name`` (``name-2``, ``name-3``... if taken).
+
+    Race-free: ``mkdir`` is the test, so two processes starting at once get two folders.
+    """
     base = Path(cfg.out_dir).expanduser()
-    name = cfg.name or f"{cfg.model.name}-{cfg.data.source[0]}"
-    path, i = base / name, 1
+    name = check_file_name(cfg.name or f"{cfg.model.name}-{cfg.data.source[0]}", "name")
     if base.exists() and not base.is_dir():
         raise ConfigError(f"out_dir {base}: exists and is not a folder")
-    while path.exists():
-        i += 1
-        path = base / f"{name}-{i}"
     try:
-        path.mkdir(parents=True)
+        base.mkdir(parents=True, exist_ok=True)
+        for i in itertools.count(1):
+            path = base / (name if i == 1 else f"{name}-{i}")
+            try:
+                path.mkdir()
+                return path
+            except FileExistsError:
+                continue
     except OSError as exc:
-        raise ConfigError(f"out_dir {base}: cannot create the run folder {path.name} ({exc.strerror or exc})") from None
-    return path
+        raise ConfigError(f"out_dir {base}: cannot create the run folder {name} ({exc.strerror or exc})") from None
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def lock_run(path: Path) -> Iterator[None]:
+    """Hold the run folder's lock while training or resuming it: a second process gets a CheckpointError.
+
+    The lock is an exclusive ``flock`` on the folder itself (no lock file; the kernel releases it when
+    the process ends, however it ends). While it is held, what killed writers left behind (``.*.tmp``
+    files and folders in the run folder and its subfolders) is removed.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock
+        fcntl = None
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise CheckpointError(f"{path}: another vaekit process is training or resuming this run; "
+                                  "wait for it to end (or stop it) and try again") from None
+        except OSError as exc:  # a file system without flock (some network mounts)
+            log.warning("%s: cannot lock the run folder (%s); make sure no other process trains it", path,
+                        exc.strerror or exc)
+        for folder in (path, *(d for d in path.iterdir() if d.is_dir() and not d.name.startswith("."))):
+            for leftover in clean_temp_files(folder):
+                log.info("removed %s, left by an interrupted write", leftover)
+        yield
+    finally:
+        os.close(fd)
 
 
 def write_run_files(path: Path, cfg: RunConfig, info: dict, pre: Preprocessor,
@@ -109,11 +150,41 @@ def load_config(path: str | Path) -> RunConfig:
         raise CheckpointError(f"{path / 'config.yaml'}: {exc}") from None
 
 
+def _shape_ok(v) -> bool:
+    return (isinstance(v, list) and 1 <= len(v) <= 3 and all(type(d) is int and 0 < d <= MAX_SAMPLE_DIMS for d in v)
+            and math.prod(v) <= MAX_SAMPLE_DIMS)
+
+
+def _count_ok(v) -> bool:
+    return type(v) is int and v >= 0
+
+
+def _number_ok(v) -> bool:
+    return type(v) in (int, float) and math.isfinite(v)
+
+
+#: run.json: what each known key must hold (other keys are kept as they are).
+INFO_FIELDS = {
+    "sample_shape": _shape_ok, "max_value": lambda v: _number_ok(v) and v > 0,
+    "binarize": lambda v: v in BINARIZE_MODES, "n_classes": lambda v: v is None or type(v) is int and v >= 1,
+    "n_train": _count_ok, "n_val": _count_ok, "n_test": _count_ok, "epochs_done": _count_ok, "resumed": _count_ok,
+    "best_epoch": lambda v: v is None or type(v) is int, "is_image": bool, "test": dict,
+    "status": str, "error": str, "data_spec": str, "model": str, "created": str, "vaekit_version": str,
+}
+#: Values per example a run may declare (sample_shape), far above any real data.
+MAX_SAMPLE_DIMS = 2**28
+
+
 def read_info(path: Path) -> dict:
-    """``run.json`` of a run directory, checked for the facts a model is rebuilt from."""
-    info = read_json(path / "run.json")
-    if not isinstance(info, dict) or not all(k in info for k in INFO_KEYS):
-        raise CheckpointError(f"{path / 'run.json'}: not a vaekit run record (needs {', '.join(INFO_KEYS)})")
+    """``run.json`` of a run directory, checked for the facts a model is rebuilt from (and their types)."""
+    where = path / "run.json"
+    info = check_fields(read_json(where), INFO_FIELDS, str(where))
+    if not all(k in info for k in INFO_KEYS):
+        raise CheckpointError(f"{where}: not a vaekit run record (needs {', '.join(INFO_KEYS)})")
+    n_classes = info.get("n_classes")
+    if n_classes is not None and n_classes > class_limit(info.get("n_train") or 0):
+        raise CheckpointError(f"{where}: 'n_classes' {n_classes} is more than the data can have; "
+                              "the file was modified or damaged")
     return info
 
 
@@ -169,8 +240,34 @@ def append_history(path: str | Path, entry: dict) -> None:
         write_json(path / "run.json", info)
 
 
-def build_from_run(cfg: RunConfig, info: dict, columns: TableCodec | None = None) -> VAE:
+#: Metrics-row keys the figures and the report compute with (``train_nelbo``, ``val_rate``, ...).
+METRIC_TERMS = ("_nelbo", "_rate", "_distortion")
+
+
+def metrics_row_ok(row, first: dict | None = None) -> bool:
+    """Whether ``row`` is a usable metrics row (``metrics.jsonl``, checkpoint history): a mapping with an
+    integer ``epoch`` whose loss terms are numbers, holding every loss term the ``first`` row holds."""
+    if not isinstance(row, dict) or type(row.get("epoch")) is not int:
+        return False
+    if not all(type(v) in (int, float) for k, v in row.items() if k.endswith(METRIC_TERMS)):
+        return False
+    return all(k in row for k in (first or {}) if k.endswith(METRIC_TERMS))
+
+
+def build_from_run(cfg: RunConfig, info: dict, columns: TableCodec | None = None,
+                   weights: Path | None = None) -> VAE:
+    """The run's model, built from its config and ``run.json``.
+
+    Args:
+        columns: the run's table columns (``read_columns``), for table data.
+        weights: a safetensors file the model must match: keys and shapes are compared (from the file's
+            header, on a weightless model) before any weight is allocated, so a tampered config or
+            ``run.json`` cannot make vaekit allocate more than the file holds.
+    """
     try:
+        if weights is not None:
+            _check_shapes(meta_model(cfg.model, tuple(info["sample_shape"]), info.get("n_classes"), columns),
+                          tensor_shapes(weights), weights)
         return build_model(cfg.model, tuple(info["sample_shape"]), info.get("n_classes"), columns)
     except (TypeError, ValueError, KeyError) as exc:
         if isinstance(exc, ConfigError):
@@ -178,17 +275,34 @@ def build_from_run(cfg: RunConfig, info: dict, columns: TableCodec | None = None
         raise CheckpointError(f"run.json: cannot rebuild the model ({exc})") from None
 
 
-def load_state(model: VAE, tensors: dict[str, torch.Tensor], source: Path) -> None:
-    """Load weights strictly: missing/unexpected keys or shape mismatches are one clear error."""
-    own = model.state_dict()
-    missing = sorted(set(own) - set(tensors))
-    unexpected = sorted(set(tensors) - set(own))
-    bad = [k for k in own if k in tensors and own[k].shape != tensors[k].shape]
+def _check_shapes(model: VAE, shapes: dict[str, tuple[int, ...]], source: Path) -> None:
+    """Missing/unexpected keys or shape mismatches between ``model`` and ``shapes`` are one clear error."""
+    own = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing = sorted(set(own) - set(shapes))
+    unexpected = sorted(set(shapes) - set(own))
+    bad = [k for k in own if k in shapes and own[k] != tuple(shapes[k])]
     if missing or unexpected or bad:
         detail = (f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}" if unexpected
-                  else f"shape mismatch for {bad[0]}: {tuple(tensors[bad[0]].shape)} vs {tuple(own[bad[0]].shape)}")
+                  else f"shape mismatch for {bad[0]}: {tuple(shapes[bad[0]])} vs {own[bad[0]]}")
         raise CheckpointError(f"{source}: weights do not match the config ({detail})")
+
+
+def load_state(model: VAE, tensors: dict[str, torch.Tensor], source: Path) -> None:
+    """Load weights strictly: missing/unexpected keys or shape mismatches are one clear error."""
+    _check_shapes(model, {k: tuple(v.shape) for k, v in tensors.items()}, source)
     model.load_state_dict(tensors)
+
+
+def load_preprocessor(path: Path, info: dict) -> Preprocessor:
+    """The run's preprocessor; its statistics must have the examples' shape (checked: no surprises later)."""
+    file = path / "preprocess.safetensors"
+    state = load_tensors(file) if file.exists() else {}
+    shape = tuple(info["sample_shape"])
+    if state and (set(state) != {"mean", "std"} or any(tuple(t.shape) != shape or not torch.isfinite(t).all()
+                                                       for t in state.values()) or not (state["std"] > 0).all()):
+        raise CheckpointError(f"{file}: expected finite 'mean' and positive 'std' of shape {shape}; "
+                              "the file was modified or damaged")
+    return Preprocessor.from_state(info["max_value"], info["binarize"], state)
 
 
 def open_run(path: str | Path, weights: str = "best", device: str | torch.device = "cpu") -> Run:
@@ -201,13 +315,12 @@ def open_run(path: str | Path, weights: str = "best", device: str | torch.device
     cfg = load_config(path)
     info = read_info(path)
     columns = read_columns(path)
-    model = build_from_run(cfg, info, columns)
     file = path / WEIGHTS[weights]
     if weights == "best" and not file.exists():
         file = path / WEIGHTS["last"]
+    model = build_from_run(cfg, info, columns, weights=file)
     load_state(model, load_tensors(file), file)
-    state = load_tensors(path / "preprocess.safetensors") if (path / "preprocess.safetensors").exists() else {}
-    pre = Preprocessor.from_state(info["max_value"], info["binarize"], state)
+    pre = load_preprocessor(path, info)
     return Run(path=path, config=cfg, info=info, model=model.to(device).eval(), preprocessor=pre, columns=columns)
 
 

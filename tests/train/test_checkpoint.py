@@ -106,6 +106,21 @@ def test_tampered_state_json_is_one_clear_error(run):
         resume(run, LONGER)
 
 
+@pytest.mark.parametrize("edit", [
+    lambda m: m["state"].update(epoch="3"), lambda m: m["state"].update(step=-1),
+    lambda m: m["state"].update(history={}),
+    lambda m: m["state"]["history"].append({"epoch": "x"}), lambda m: m.update(state=[]),
+    lambda m: m.update(world_size="1"), lambda m: m["state"].update(best_val="inf"), lambda m: m.update(rng=None),
+], ids=["epoch-str", "negative-step", "history-dict", "history-row", "state-list", "world-str", "best-str", "rng-none"])
+def test_state_json_of_wrong_types_is_one_clear_error(run, edit):
+    state = latest_checkpoint(run) / "state.json"
+    meta = json.loads(state.read_text())
+    edit(meta)
+    state.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="state.json"):
+        resume(run, LONGER)
+
+
 def test_finished_run_resumes_only_to_train_longer(run):
     with pytest.raises(ConfigError, match="already finished 3 epochs"):
         resume(run)

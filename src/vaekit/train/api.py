@@ -28,8 +28,8 @@ from ..errors import CheckpointError, ConfigError, TrainingError
 from ..evaluate.likelihood import elbo_stats
 from ..io import write_text
 from ..models import VAE, build_model
-from ..run import (Run, append_history, build_from_run, history_entry, load_config, load_state, new_run_dir, open_run,
-                   read_columns, read_info, resolve_likelihood, save_info, save_weights, write_run_files)
+from ..run import (Run, append_history, build_from_run, history_entry, load_config, load_state, lock_run, new_run_dir,
+                   open_run, read_columns, read_info, resolve_likelihood, save_info, save_weights, write_run_files)
 from ..version import __version__
 from . import distributed
 from .checkpoint import CHECKPOINT_DIR, load_checkpoint
@@ -101,14 +101,14 @@ def train(config: RunConfig | dict, finish: Finish | None = None, history: dict 
         model = build_model(cfg.model, splits.train.sample_shape, splits.train.n_classes, splits.columns)
         trainer = _trainer(model, splits, pre, cfg, device, d)
         info = run_info(cfg, splits, cfg.data.binarize)
-        path = None
-        if d.main:
-            path = new_run_dir(cfg)
-            write_run_files(path, cfg, info, pre, splits.columns)
-            append_history(path, history or history_entry("train"))
-        path = Path(distributed.broadcast_text(str(path), d, device))
-        log.info("training %s on %s -> %s", cfg.model.name, cfg.data.spec, path)
-        return _fit(trainer, path, info, splits, finish or complete, _tracking(track, trainer, path, cfg, info))
+        path = new_run_dir(cfg) if d.main else None
+        with lock_run(path) if d.main else contextlib.nullcontext():
+            if d.main:
+                write_run_files(path, cfg, info, pre, splits.columns)
+                append_history(path, history or history_entry("train"))
+            path = Path(distributed.broadcast_text(str(path), d, device))
+            log.info("training %s on %s -> %s", cfg.model.name, cfg.data.spec, path)
+            return _fit(trainer, path, info, splits, finish or complete, _tracking(track, trainer, path, cfg, info))
     finally:
         distributed.teardown(d)
 
@@ -126,6 +126,13 @@ def resume(run_dir: str | Path, overrides: list[tuple[str, object]] = (), finish
     path = Path(run_dir).expanduser()
     if not path.is_dir():
         raise CheckpointError(f"{path}: no such run directory")
+    with lock_run(path) if distributed.is_main_process() else contextlib.nullcontext():
+        return _resume(path, overrides, finish, history, track)
+
+
+def _resume(path: Path, overrides: list[tuple[str, object]], finish: Finish | None, history: dict | None,
+            track: Track | None) -> Run:
+    """:func:`resume` while holding the run's lock."""
     cfg = resume_config(path, overrides)
     info = read_info(path)
     ckpt = load_checkpoint(path)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import random
 import shutil
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,12 +34,28 @@ from safetensors.torch import save as save_bytes
 
 from ..version import __version__
 from ..errors import CheckpointError
-from ..io import fsync_dir, read_json, write_bytes, write_json, write_text
+from ..io import check_fields, fsync_dir, make_temp_dir, read_json, write_bytes, write_json, write_text
+from ..run import metrics_row_ok
 
 CHECKPOINT_DIR = "checkpoint"
 LATEST = "LATEST"
 FORMAT = 1
 FILES = ("model.safetensors", "trainer.safetensors")
+
+
+def _count(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _rows(v) -> bool:
+    return isinstance(v, list) and all(metrics_row_ok(r, v[0]) for r in v)
+
+
+#: What state.json must hold (types checked on loading: a tampered file is one CheckpointError).
+META_FIELDS = {"state": dict, "optimizer": dict, "aux_optimizer": (dict, type(None)), "scaler": (dict, type(None)),
+               "rng": dict, "world_size": lambda v: _count(v) and v >= 1, "model_config": dict}
+STATE_FIELDS = {"epoch": _count, "step": _count, "batch": _count, "best_val": (int, float), "best_epoch": int,
+                "nonfinite_total": _count, "history": _rows}
 
 
 @dataclass
@@ -70,7 +85,7 @@ def save_checkpoint(run_dir: str | Path, ckpt: Checkpoint) -> Path:
     meta = {**ckpt.meta, "format": FORMAT, "vaekit_version": __version__,
             "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()}}
     name = f"step-{ckpt.meta['state']['step']:09d}-{uuid.uuid4().hex[:8]}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=folder))
+    tmp = make_temp_dir(folder / name)
     try:
         for file, data in blobs.items():
             write_bytes(tmp / file, data)
@@ -105,6 +120,8 @@ def load_checkpoint(run_dir: str | Path) -> Checkpoint:
     meta = read_json(path / "state.json")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or not isinstance(meta.get("sha256"), dict):
         raise CheckpointError(f"{path / 'state.json'}: not a vaekit checkpoint (format {FORMAT})")
+    check_fields(meta, META_FIELDS, str(path / "state.json"))
+    check_fields(meta.get("state"), STATE_FIELDS, str(path / "state.json") + " state")
     parts = []
     for file in FILES:
         data = _read(path / file)
