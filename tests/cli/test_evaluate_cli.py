@@ -44,7 +44,7 @@ def exit_status(argv: list[str]) -> int:
 
 @pytest.mark.parametrize("args, message", [
     (["/no/such/run"], "no such run directory"),
-    (["RUN", "--iw-samples", "0"], "iw_samples must be at least 1"),
+    (["RUN", "--iw-samples", "0"], "argument --iw-samples: must be an integer in [1, 1,000,000], got 0"),
     (["RUN", "--data", "shapes:small"], "do not fit the model"),
     (["RUN", "--split", "nope"], "invalid choice"),
 ])

@@ -20,7 +20,10 @@ UMAP = importlib.util.find_spec("umap") is not None
 
 
 def run_cli(capsys, *args) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:  # argparse's usage errors
+        code = exc.code
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -64,7 +67,7 @@ def test_interpolate_between_image_files(capsys, tiny_run, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["sample", "{run}", "--label", "3"], "needs a conditional model"),
-    (["sample", "{run}", "--n", "0"], "--n must be at least 1"),
+    (["sample", "{run}", "--n", "0"], "argument --n: must be an integer in [1, 10,000], got 0"),
     (["traverse", "{run}", "--kind", "manifold"], "needs a 2-D latent space"),
     (["interpolate", "{run}", "--indices", "1,2,3"], "exactly two"),
     (["interpolate", "{run}", "{tmp}/big.png", "{tmp}/big.png"], "28x28 pixels but the model takes 8x8"),
@@ -107,3 +110,14 @@ def test_conditional_model_with_a_2d_latent_space(capsys, tmp_path):
         assert out.is_file()
     code, _, stderr = run_cli(capsys, "sample", run.path, "--label", "10")
     assert code == 2 and "label must lie in [0, 9]" in stderr
+
+
+def test_an_image_bomb_given_to_interpolate_is_one_line(capsys, tiny_run, tmp_path):
+    from tests.data.test_limits import png_header
+
+    (tmp_path / "bomb.png").write_bytes(png_header(100_000, 100_000))  # 10 gigapixels in 100 bytes
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "ok.png")
+    code, _, stderr = run_cli(capsys, "interpolate", tiny_run.path, tmp_path / "ok.png", tmp_path / "bomb.png",
+                              "--out", tmp_path / "o.png")
+    assert code == 2 and len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
+    assert "bomb.png: unreadable image" in stderr and "pixels" in stderr and not (tmp_path / "o.png").exists()

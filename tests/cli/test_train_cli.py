@@ -26,7 +26,7 @@ def test_train_end_to_end(tmp_path):
     (["--preset", "nope"], "unknown preset 'nope'"),
     (["--set", "train.lr=-1"], "train.lr must be a finite positive number"),
     (["--set", "train.lrr=1"], "unknown config key 'train.lrr'"),
-    (["--epochs", "ten"], "invalid int value"),
+    (["--epochs", "ten"], "expected an integer, got 'ten'"),
     (["--config", "/missing.yaml"], "cannot read config file"),
     (["--data", "nosuchsource"], "unknown data source 'nosuchsource'"),
 ])

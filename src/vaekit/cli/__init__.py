@@ -1,8 +1,9 @@
 """``vaekit`` command line: parses arguments, calls library functions, prints results.
 
 Each module in this package with a ``register(subparsers)`` function adds one subcommand; the
-handler it sets (``func``) returns an exit status. Every :class:`VaekitError` becomes one line on
-stderr and exit status 2: a CLI user never sees a traceback for bad input.
+handler it sets (``func``) returns an exit status. Every :class:`VaekitError`, and every OSError (a full
+disk, a read-only folder), becomes one line on stderr and exit status 2: a CLI user never sees a
+traceback for bad input or a bad environment.
 
 Output: results go to stdout; progress (a bar on a terminal, else one line per epoch and a heartbeat
 line inside long loops) and log lines go to stderr. ``-v`` / ``-q`` / ``--heartbeat`` work before
@@ -13,8 +14,10 @@ or after the subcommand. A command that works on a run folder is recorded in its
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 import time
@@ -96,6 +99,9 @@ def configure_output(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    for stream in (sys.stdout, sys.stderr):  # paths with undecodable bytes print as escapes, never crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     args.argv, args.started = argv, time.time()
     configure_output(args)
@@ -112,9 +118,25 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `vaekit presets | head`
         sys.stderr.close()
         return 0
+    except OSError as exc:  # the environment: a full disk, a read-only or missing folder, permissions
+        print(f"vaekit: error: {os_error_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except MemoryError:
+        print("vaekit: error: out of memory (use smaller data, batches or models)", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("vaekit: interrupted", file=sys.stderr)
         return 130
+
+
+def os_error_line(exc: OSError) -> str:
+    """``PATH: reason`` of an OSError in one line (``No space left on device`` gets a hint)."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno == errno.ENOSPC:
+        reason += " (the disk is full: free some space and run again)"
+    where = exc.filename2 if exc.filename2 is not None else exc.filename
+    text = f"{os.fsdecode(where)}: {reason}" if where is not None else reason
+    return " ".join(text.split())
 
 
 def run() -> None:

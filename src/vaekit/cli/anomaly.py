@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 from . import Parser
-from .common import add_config_args, add_data_set_arg, data_overrides
+from .common import BATCH, INT, SEED, Number, add_config_args, add_data_set_arg, check_outputs, data_overrides
 from .report import rewrite_report
 
 SCORE_HELP = "nelbo, nll, recon, recon_nll, kl, complexity (images), llr (needs --background)"
@@ -29,9 +29,9 @@ def register(sub) -> None:
 
 def _class_list(text: str) -> list[int]:
     try:
-        classes = [int(c) for c in text.split(",") if c.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected class numbers like 0 or 0,1, got {text!r}") from None
+        classes = [INT(c) for c in text.split(",") if c.strip()]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected class numbers like 0 or 0,1, got {text[:80]!r}") from None
     if not classes:
         raise argparse.ArgumentTypeError("name at least one class")
     return classes
@@ -56,10 +56,12 @@ def _add_scoring_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--background", metavar="RUN", help="background run for the likelihood-ratio score (llr)")
     p.add_argument("--weights", choices=["best", "last"], default="best")
     p.add_argument("--device", default="auto", metavar="DEV", help="auto, cpu or cuda")
-    p.add_argument("--k", type=int, default=100, help="importance samples for nll/complexity/llr (default 100)")
-    p.add_argument("--elbo-samples", type=int, default=8, help="posterior draws averaged in nelbo/kl (default 8)")
-    p.add_argument("--batch-size", type=int, default=500)
-    p.add_argument("--seed", type=int, default=0, help="seed of the posterior draws")
+    p.add_argument("--k", type=Number(int, 1, 10**6), default=100,
+                   help="importance samples for nll/complexity/llr (default 100)")
+    p.add_argument("--elbo-samples", type=Number(int, 1, 10**4), default=8,
+                   help="posterior draws averaged in nelbo/kl (default 8)")
+    p.add_argument("--batch-size", type=BATCH, default=500)
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the posterior draws")
     add_data_set_arg(p)
 
 
@@ -100,7 +102,7 @@ def _register_fit(actions) -> None:
     p = actions.add_parser("fit", help="train only on the normal classes (vaekit train with data.classes)")
     add_config_args(p)
     p.add_argument("--normal-classes", type=_class_list, required=True, metavar="C[,C]")
-    p.add_argument("--perturb", type=float, metavar="RATE",
+    p.add_argument("--perturb", type=Number(float, 0, 1), metavar="RATE",
                    help="train a likelihood-ratio background: replace this fraction of inputs by noise")
     p.set_defaults(func=run_fit)
 
@@ -132,6 +134,7 @@ def run_score(args: argparse.Namespace) -> int:
     from ..evaluate.anomaly import TABLE_SCORE, column_contributions, evaluation_data, score_dataset, scores_csv
     from ..io import write_text
 
+    check_outputs(args.out)
     run, bg, opts = _open(args)
     ds = evaluation_data(run.config.data, args.data, run.columns, data_overrides(args))
     background = _scorer(run, bg, ds)
@@ -179,6 +182,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from ..io import write_json
     from ..viz import save_figure
 
+    check_outputs(Path(args.hist) if args.hist else Path(args.run) / "anomaly_hist.png", args.json)
     run, bg, opts = _open(args)
     sets, protocol = _detection_sets(args, run)
     background = _scorer(run, bg, sets.val, sets.normal, sets.anomalous)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .common import INT, Number
 from .latent_args import add_data_args, add_run_args, items, open_run, out_path, split
 
 
@@ -11,9 +12,9 @@ def register(sub) -> None:
     p = sub.add_parser("arithmetic", help="inputs before/after adding mean z(label A) - mean z(label B)")
     add_run_args(p, "arithmetic.png")
     add_data_args(p, items=8)
-    p.add_argument("--add", type=int, required=True, metavar="A", help="label whose mean latent is added")
-    p.add_argument("--sub", type=int, required=True, metavar="B", help="label whose mean latent is subtracted")
-    p.add_argument("--scale", type=float, action="append", metavar="S",
+    p.add_argument("--add", type=INT, required=True, metavar="A", help="label whose mean latent is added")
+    p.add_argument("--sub", type=INT, required=True, metavar="B", help="label whose mean latent is subtracted")
+    p.add_argument("--scale", type=Number(float, -1000, 1000), action="append", metavar="S",
                    help="multiple of the vector to add (repeatable; default 1)")
     p.set_defaults(func=run)
 

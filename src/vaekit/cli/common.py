@@ -5,6 +5,59 @@ from __future__ import annotations
 import argparse
 
 from ..config import parse_override
+from ..errors import ConfigError
+from ..io import check_writable
+from ..limits import INT64_MAX, INT64_MIN, MAX_SEED, check_int, check_real
+
+
+class Number:
+    """An argparse ``type`` for a bounded number: ``Number(int, 1, 100)`` accepts integers 1..100.
+
+    Every numeric argument of every subcommand uses one (a test checks it), so no count, seed or
+    float reaches the library unchecked: integers fit in 64 bits and floats are finite, whatever
+    the bounds. Bad values are argparse's one-line usage errors (exit status 2).
+
+    Attributes:
+        kind: ``int`` or ``float``; ``lo``, ``hi``: inclusive bounds (None: none beyond 64 bits /
+        finiteness); ``lo_open``: ``lo`` itself is excluded (floats).
+    """
+
+    def __init__(self, kind: type, lo: float | None = None, hi: float | None = None, lo_open: bool = False) -> None:
+        self.kind, self.lo, self.hi, self.lo_open = kind, lo, hi, lo_open
+        self.__name__ = kind.__name__  # argparse names the type in its messages
+
+    def __call__(self, text: str):
+        try:
+            value = self.kind(text)
+        except (ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if self.kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        try:
+            if self.kind is int:
+                return check_int(value, "the value", INT64_MIN if self.lo is None else self.lo,
+                                 INT64_MAX if self.hi is None else self.hi)
+            return check_real(value, "the value", self.lo, self.hi, self.lo_open)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix("the value ")) from None
+
+    def __repr__(self) -> str:
+        return f"Number({self.kind.__name__}, {self.lo}, {self.hi})"
+
+
+#: Seeds: integers in [0, 2**63 - 1] (every generator vaekit seeds takes them).
+SEED = Number(int, 0, MAX_SEED)
+#: Counts of examples per batch.
+BATCH = Number(int, 1, 2**24)
+#: Any 64-bit integer (positions, labels: checked against the data later).
+INT = Number(int)
+
+
+def check_outputs(*paths) -> None:
+    """Fail (one OSError naming the path) unless every output path could be written; call it before
+    any expensive work so a read-only folder or a folder given as ``--out`` costs nothing."""
+    for path in paths:
+        if path is not None:
+            check_writable(path)
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
@@ -15,11 +68,11 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
                    help="override a config value, e.g. --set train.lr=3e-4 (repeatable)")
     p.add_argument("--data", metavar="SPEC", help="data source, e.g. digits, mnist:PATH")
     p.add_argument("--model", metavar="NAME", help="registered model name")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--latent-dim", type=int)
+    p.add_argument("--epochs", type=Number(int, 1))
+    p.add_argument("--batch-size", type=BATCH)
+    p.add_argument("--lr", type=Number(float, 0, lo_open=True))
+    p.add_argument("--seed", type=SEED)
+    p.add_argument("--latent-dim", type=Number(int, 1, 2**20))
     p.add_argument("--likelihood", metavar="NAME")
     p.add_argument("--binarize", choices=["none", "dynamic", "static"])
     p.add_argument("--device", metavar="DEV", help="auto, cpu or cuda")

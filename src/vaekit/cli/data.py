@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..config import parse_override
+from .common import check_outputs
 
 
 def register(sub) -> None:
@@ -30,7 +32,9 @@ def run_fetch(args: argparse.Namespace) -> int:
         for name, remote in sorted(DATASETS.items()):
             print(f"{name:16s} {remote.about}")
         return 0
-    spec, files = fetch(args.name, args.to or f"data/{args.name}", mirrors=args.mirror)
+    to = args.to or f"data/{args.name}"
+    check_outputs(Path(to).expanduser() / "file")
+    spec, files = fetch(args.name, to, mirrors=args.mirror)
     for path, downloaded in files:
         print(f"{'downloaded' if downloaded else 'present   '}  {path}  (SHA-256 verified)")
     print(f"use it with: --data {spec}")
@@ -43,9 +47,17 @@ def format_summary(name: str, s: dict) -> str:
     text = (f"{name:5s} {s['count']:>7d} examples  shape {shape}  {s['dtype']}  "
             f"values {s['min']:g}..{s['max']:g} (scaled by 1/{s['max_value']:g})")
     if s["label_counts"] is not None:
-        counts = " ".join(f"{k}:{n}" for k, n in enumerate(s["label_counts"]))
-        text += f"\n      {s['n_classes']} classes: {counts}"
+        text += f"\n      {s['n_classes']} classes{_label_counts(s['label_counts'])}"
     return text
+
+
+def _label_counts(counts: list[int], shown: int = 100) -> str:
+    """``: 0:5 1:7 ...``; with more than ``shown`` classes only the first ``shown`` non-empty ones."""
+    if len(counts) <= shown:
+        return ": " + " ".join(f"{k}:{n}" for k, n in enumerate(counts))
+    present = [(k, n) for k, n in enumerate(counts) if n]
+    listed = " ".join(f"{k}:{n}" for k, n in present[:shown])
+    return f" ({len(present)} with examples{f', the first {shown}' if len(present) > shown else ''}): {listed}"
 
 
 def run_inspect(args: argparse.Namespace) -> int:

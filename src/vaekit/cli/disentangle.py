@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .common import SEED, Number, check_outputs
+
 NAMES = "beta_vae,factor_vae,mig,dci,sap"
 
 
@@ -24,14 +26,14 @@ def register(sub) -> None:
     p = sub.add_parser("disentangle", help="beta-VAE, FactorVAE, MIG, DCI and SAP scores of a run on shapes data")
     p.add_argument("run", metavar="RUN", help="run directory (trained on a shapes spec)")
     p.add_argument("--metrics", type=metric_names, metavar="A,B", help=f"subset of {NAMES} (default all)")
-    p.add_argument("--scale", type=float, default=1.0,
+    p.add_argument("--scale", type=Number(float, 0, 100, lo_open=True), default=1.0,
                    help="multiply disentanglement_lib's sample counts (default 1 = 10,000 train points)")
     p.add_argument("--dci-importance", choices=["gbt", "lasso"], default="gbt",
                    help="DCI importance: gradient-boosted trees (default, as disentanglement_lib) or lasso (fast)")
     p.add_argument("--sap-continuous", action="store_true",
                    help="SAP with squared correlations instead of 1-D linear SVM accuracies")
     p.add_argument("--weights", default="best", choices=["best", "last"], help="which weights (default best)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the factor draws and classifiers")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the factor draws and classifiers")
     p.add_argument("--device", default="auto", metavar="DEV", help="auto, cpu or cuda")
     p.add_argument("--out", metavar="FILE", help="JSON output (default RUN/disentanglement.json)")
     p.add_argument("--figure", metavar="FILE", help="traversal figure (default RUN/disentanglement.png)")
@@ -40,20 +42,18 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..device import resolve_device
-    from ..errors import ConfigError
     from ..evaluate.disentangle_run import disentangle
     from ..figures import factor_traversal_figure
     from ..figures import save
     from ..io import write_json
     from ..run import open_run
 
-    if not args.scale > 0:
-        raise ConfigError(f"--scale must be positive, got {args.scale}")
+    out = Path(args.out) if args.out else Path(args.run) / "disentanglement.json"
+    figure = Path(args.figure) if args.figure else Path(args.run) / "disentanglement.png"
+    check_outputs(out, figure)
     r = open_run(args.run, args.weights, resolve_device(args.device))
     options = {"dci": {"importance": args.dci_importance}, "sap": {"continuous_factors": args.sap_continuous}}
     result = disentangle(r, args.seed, args.scale, args.metrics, options)
-    out = Path(args.out) if args.out else Path(args.run) / "disentanglement.json"
-    figure = Path(args.figure) if args.figure else Path(args.run) / "disentanglement.png"
     write_json(out, {"run": str(args.run), "weights": args.weights, **result.to_json()})
     save(factor_traversal_figure(r, result), figure)
     print(format_scores(result.scores))

@@ -6,25 +6,28 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .common import BATCH, SEED, Number, check_outputs
+
 
 def register(sub) -> None:
     p = sub.add_parser("evaluate", help="negative ELBO, importance-sampled NLL, bits/dim, active units, probe")
     p.add_argument("run", metavar="RUN", help="run directory")
     p.add_argument("--data", metavar="SPEC", help="evaluate on this data spec instead of the run's own")
     p.add_argument("--split", default="test", choices=["train", "val", "test"], help="data split (default test)")
-    p.add_argument("--iw-samples", type=int, default=5000, metavar="K",
+    p.add_argument("--iw-samples", type=Number(int, 1, 10**6), default=5000, metavar="K",
                    help="importance samples per example for the NLL (default 5000)")
-    p.add_argument("--iw-examples", type=int, metavar="N",
+    p.add_argument("--iw-examples", type=Number(int, 1), metavar="N",
                    help="estimate the NLL on a seeded random subset of N examples (default: all)")
     p.add_argument("--weights", default="best", choices=["best", "last"], help="which weights (default best)")
     p.add_argument("--out", metavar="FILE", help="JSON output (default RUN/evaluation.json)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the importance samples, subsets and probe")
-    p.add_argument("--budget", type=int, metavar="ELEMENTS",
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the importance samples, subsets and probe")
+    p.add_argument("--budget", type=Number(int, 1, 2**28), metavar="ELEMENTS",
                    help="elements per importance-sampling call (examples x samples x data dims), bounds memory")
-    p.add_argument("--batch-size", type=int, default=1000, help="examples per ELBO/encoder batch")
+    p.add_argument("--batch-size", type=BATCH, default=1000, help="examples per ELBO/encoder batch")
     p.add_argument("--no-probe", action="store_true", help="skip the linear probe")
     p.add_argument("--device", default="auto", metavar="DEV", help="auto, cpu or cuda")
-    p.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: all physical cores)")
+    p.add_argument("--threads", type=Number(int, 1, 1024), metavar="N",
+                   help="torch CPU threads (default: all physical cores)")
     p.set_defaults(func=run)
 
 
@@ -36,12 +39,13 @@ def run(args: argparse.Namespace) -> int:
     from ..run import open_run
     from .report import rewrite_report
 
+    out = Path(args.out) if args.out else Path(args.run) / "evaluation.json"
+    check_outputs(out)  # before the evaluation: a read-only run folder costs nothing
     run = open_run(args.run, args.weights, resolve_device(args.device))
     result = evaluate(run, data=args.data, split=args.split, iw_samples=args.iw_samples,
                       iw_examples=args.iw_examples, weights=args.weights, seed=args.seed,
                       budget=args.budget or DEFAULT_BUDGET, batch_size=args.batch_size, probe=not args.no_probe,
                       threads=args.threads)
-    out = Path(args.out) if args.out else Path(args.run) / "evaluation.json"
     write_json(out, result)
     print(format_table(result))
     print(f"written: {out}")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_data_set_arg, data_overrides
-from .latent_args import check_positive
+from .common import SEED, Number, add_data_set_arg, check_outputs, data_overrides
 
 
 def register(sub) -> None:
@@ -13,11 +12,11 @@ def register(sub) -> None:
     p.add_argument("run", metavar="RUN", help="run directory")
     p.add_argument("--data", metavar="SPEC", required=True, help="the table with missing cells, e.g. csv:FILE")
     p.add_argument("--out", metavar="FILE.csv", required=True, help="where to write the filled table")
-    p.add_argument("--draws", type=int, default=0, metavar="M",
+    p.add_argument("--draws", type=Number(int, 0, 1000), default=0, metavar="M",
                    help="multiple imputation: M draws (sampling importance resampling), written one after the "
                         "other with an 'imputation' column 1..M; default 0: one conditional-mean imputation")
-    p.add_argument("--k", type=int, default=100, help="importance samples per row (default 100)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the draws")
+    p.add_argument("--k", type=Number(int, 1, 10**6), default=100, help="importance samples per row (default 100)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the draws")
     p.add_argument("--weights", default="best", choices=["best", "last"], help="which weights (default best)")
     p.add_argument("--device", default="auto", metavar="DEV", help="auto, cpu or cuda")
     add_data_set_arg(p)
@@ -33,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from ..run import open_run
     from ..tabular.columns import missing_mask
 
-    check_positive(k=args.k)
+    check_outputs(args.out)
     r = open_run(args.run, args.weights, resolve_device(args.device))
     src = read_table(r, args.data, data_overrides(args))
     rows, y = table_rows(src), src.train.y

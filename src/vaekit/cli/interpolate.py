@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .common import Number
 from .latent_args import add_data_args, add_label_arg, add_run_args, indices, open_run, out_path, split
 
 
@@ -13,7 +14,8 @@ def register(sub) -> None:
     p.add_argument("images", nargs="*", metavar="IMAGE", help="two image files (default: two dataset items)")
     add_data_args(p)
     p.add_argument("--indices", type=indices, metavar="I,J", help="the two items (default: two random ones)")
-    p.add_argument("--steps", type=int, default=10, help="points on the path, endpoints included (default 10)")
+    p.add_argument("--steps", type=Number(int, 2, 1000), default=10,
+                   help="points on the path, endpoints included, 2..1000 (default 10)")
     p.add_argument("--method", choices=["lerp", "slerp", "both"], default="both", help="interpolation (default both)")
     p.add_argument("--gif", metavar="FILE", help="also write an animated GIF (slerp unless --method lerp)")
     p.add_argument("--resize", action="store_true", help="resize image files to the model's size")
@@ -28,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     if len(args.images) not in (0, 2) or (args.indices is not None and len(args.indices) != 2):
         raise ConfigError("interpolate needs exactly two image files or two --indices")
-    r = open_run(args)
+    r = open_run(args, args.gif)
     x, y = _endpoints(args, r)
     methods = ["lerp", "slerp"] if args.method == "both" else [args.method]
     fig = interpolation_figure(r.model, x[0], x[1], r.preprocessor, args.steps, methods, y, Names.of(r.info, r.columns))

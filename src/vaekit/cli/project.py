@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .latent_args import add_data_args, add_run_args, check_positive, open_run, out_path, split
+from .common import Number
+from .latent_args import add_data_args, add_run_args, open_run, out_path, split
 
 
 def register(sub) -> None:
@@ -12,7 +13,7 @@ def register(sub) -> None:
     add_run_args(p, "projection.png")
     add_data_args(p)
     p.add_argument("--method", choices=["pca", "tsne", "umap"], default="pca", help="projection (default pca)")
-    p.add_argument("--max-points", type=int, default=5000, metavar="N",
+    p.add_argument("--max-points", type=Number(int, 1, 10**6), default=5000, metavar="N",
                    help="project a seeded random subset of at most N examples (default 5000)")
     p.set_defaults(func=run)
 
@@ -21,7 +22,6 @@ def run(args: argparse.Namespace) -> int:
     from ..figures import Names, projection_figure, save
     from ..latent import choose, embed, project
 
-    check_positive(max_points=args.max_points)
     r = open_run(args)
     ds = split(args, r)
     index = choose(ds, n=min(args.max_points, len(ds)), seed=args.seed).sort().values

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from .latent_args import add_data_args, add_run_args, items, open_run, out_path, split
+from .latent_args import NCOL, add_data_args, add_run_args, items, open_run, out_path, split
 
 
 def register(sub) -> None:
     p = sub.add_parser("reconstruct", help="originals above their reconstructions")
     add_run_args(p, "reconstructions.png")
     add_data_args(p, items=16)
-    p.add_argument("--ncol", type=int, default=8, help="items per row (default 8)")
+    p.add_argument("--ncol", type=NCOL, default=8, help="items per row (default 8)")
     p.set_defaults(func=run)
 
 

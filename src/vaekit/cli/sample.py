@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import argparse
 
-from .latent_args import add_label_arg, add_run_args, check_positive, open_run, out_path
+from .common import Number
+from .latent_args import ITEMS, NCOL, add_label_arg, add_run_args, open_run, out_path
 
 
 def register(sub) -> None:
     p = sub.add_parser("sample", help="draw samples from the prior as an image grid")
     add_run_args(p, "samples.png")
-    p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
-    p.add_argument("--temperature", type=float, default=1.0, help="scale of the prior draw z ~ N(0, T^2 I)")
+    p.add_argument("--n", type=ITEMS, default=64, help="number of samples (default 64)")
+    p.add_argument("--temperature", type=Number(float, 0, 100), default=1.0,
+                   help="scale of the prior draw z ~ N(0, T^2 I), 0..100 (default 1)")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--mean", dest="mean", action="store_true", default=True,
                       help="show decoder means E[x|z] (the default, as model.sample)")
     what.add_argument("--draws", dest="mean", action="store_false", help="show random draws x ~ p(x|z)")
-    p.add_argument("--ncol", type=int, default=8, help="samples per row (default 8)")
+    p.add_argument("--ncol", type=NCOL, default=8, help="samples per row (default 8)")
     add_label_arg(p)
     p.set_defaults(func=run)
 
@@ -27,7 +29,6 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..figures import Names, samples_figure, save
 
-    check_positive(n=args.n, ncol=args.ncol)
     r = open_run(args)
     fig = samples_figure(r.model, r.preprocessor, args.n, args.label, args.temperature, args.mean, args.ncol,
                          Names.of(r.info, r.columns))

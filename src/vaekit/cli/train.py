@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import history
-from .common import add_config_args, overrides_from_args
+from .common import Number, add_config_args, check_outputs, overrides_from_args
 
 #: training-only flag attribute -> dotted config key
 TRAIN_FLAG_KEYS = {"precision": "train.precision", "compile": "train.compile",
@@ -28,9 +29,11 @@ def register(sub) -> None:
     p.add_argument("--compile", action="store_const", const=True, help="torch.compile the loss computation")
     p.add_argument("--channels-last", choices=list(CHANNELS_LAST),
                    help="channels-last memory format for conv models (auto: on CUDA)")
-    p.add_argument("--checkpoint-every", type=int, metavar="STEPS", help="also checkpoint every STEPS steps")
-    p.add_argument("--checkpoint-minutes", type=float, metavar="MIN", help="also checkpoint every MIN minutes")
-    p.add_argument("--max-nonfinite", type=int, metavar="N", help="stop after N consecutive non-finite steps")
+    p.add_argument("--checkpoint-every", type=Number(int, 0), metavar="STEPS", help="also checkpoint every STEPS steps")
+    p.add_argument("--checkpoint-minutes", type=Number(float, 0), metavar="MIN",
+                   help="also checkpoint every MIN minutes")
+    p.add_argument("--max-nonfinite", type=Number(int, 1), metavar="N",
+                   help="stop after N consecutive non-finite steps")
     p.set_defaults(func=run)
 
 
@@ -48,9 +51,12 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "resume", None):
         if args.config or args.preset:
             raise ConfigError("--resume takes its config from the run; drop --config/--preset")
+        check_outputs(Path(args.resume).expanduser() / "run.json")  # a read-only run: before any work
         result = resume(args.resume, overrides, history=entry)
     else:
-        result = train(build_run_config(args.preset, args.config, overrides), history=entry)
+        cfg = build_run_config(args.preset, args.config, overrides)
+        check_outputs(Path(cfg.out_dir).expanduser() / (cfg.name or "run") / "config.yaml")
+        result = train(cfg, history=entry)
     if is_main_process():
         _print_summary(result)
     return 0
