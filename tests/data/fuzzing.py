@@ -2,8 +2,9 @@
 
 A *case* is (reader, index): the index seeds a ``random.Random`` that picks a seed file of the
 reader's format and mutates it (byte flips, insertions, deletions, truncation, duplicated blocks,
-"interesting" integers written over header fields, and format-aware damage: huge IDX/npy/PNG
-dimensions, gzip bombs, huge labels). Case ``i`` is the same bytes on every machine and run.
+"interesting" integers written over header fields) or is a hostile file of the format (huge
+IDX/npy/PNG dimensions, a PNG chunk claiming gigabytes, an IDX gzip bomb, huge labels, long rows),
+random bytes or random text. Case ``i`` is the same bytes on every machine and run.
 
 :func:`run_cases` runs cases in ``python -m tests.data.fuzzing`` workers whose address space is
 capped (``RLIMIT_AS``: what the imports took plus :data:`MEMORY_MB`) and each case under an alarm
@@ -15,6 +16,7 @@ after it.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import json
@@ -114,54 +116,82 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
 
 def _huge_png(rng: random.Random) -> bytes:
     """A valid-looking PNG (correct CRCs) declaring huge dimensions: a decompression bomb's header."""
-    w, h = rng.choice(((100_000, 100_000), (2**31 - 1, 1), (30_000, 30_000), (10, 10**7)))
+    w, h = rng.choice(((100_000, 100_000), (2**31 - 1, 1), (30_000, 30_000), (10, 10**7), (9000, 9000)))
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
     idat = zlib.compress(b"\0" * 100_000)  # far less than the header promises
     return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
 
 
+def _png_length_lie(rng: random.Random) -> bytes:
+    """A small PNG whose image-data chunk claims up to 2 GB (the decoder is asked to read them)."""
+    data = bytearray(seeds("images")[0])
+    at = data.find(b"IDAT") - 4
+    data[at:at + 4] = struct.pack(">I", rng.choice((2**31 - 1, 2**30, 0x7FFFFFF0)))
+    return bytes(data)
+
+
+def _idx_huge_dims(rng: random.Random) -> bytes:
+    dims = [rng.choice((3, 2**16, 2**31, 2**32 - 1)) for _ in range(3)]
+    return bytes([0, 0, 8, 3]) + np.asarray(dims, ">u4").tobytes() + bytes(rng.randrange(0, 4096))
+
+
+@functools.lru_cache(maxsize=1)
+def _idx_gzip_bomb_bytes() -> bytes:
+    """An IDX header declaring 24 bytes, followed by 600 MB of zeros, gzip-compressed (~600 kB)."""
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = b"\0" * 2**20
+    parts = [z.compress(_idx(np.zeros((2, 4, 3), np.uint8)))] + [z.compress(block) for _ in range(600)]
+    return b"".join(parts) + z.flush()
+
+
+def _idx_gzip_bomb(rng: random.Random) -> bytes:
+    return _idx_gzip_bomb_bytes()
+
+
+def _npz_huge_label(rng: random.Random) -> bytes:
+    x = np.zeros((rng.choice((1, 3, 5)), 4), np.uint8)
+    return _npz(x=x, y=np.full(len(x), rng.choice((10**8, 2**62, -5, 2**40)), np.int64))
+
+
+def _npy_huge_header(rng: random.Random) -> bytes:
+    x = np.zeros((3, 4), np.uint8)
+    return _npy(x).replace(b"(3, 4)", f"({rng.choice((10**8, 10**9, 2**40, 10**15))}, 4)".encode(), 1)
+
+
+def _csv_wide(rng: random.Random) -> bytes:
+    row = ",".join(rng.choice(("1e308", "1e309", "-0", "nan", "", "9" * 400, "x")) for _ in range(rng.randint(1, 300)))
+    return ((row + "\n") * rng.randint(1, 20)).encode()
+
+
+def _amat_long(rng: random.Random) -> bytes:
+    return b"0 1 " * rng.randint(1, 50_000) + b"\n" + b"1\n" * rng.randint(0, 3)
+
+
+#: Format-aware hostile files per reader (the first cases of every suite run each of them).
+HOSTILE = {"idx": (_idx_huge_dims, _idx_gzip_bomb), "npz": (_npz_huge_label, _npy_huge_header),
+           "csv": (_csv_wide,), "images": (_huge_png, _png_length_lie), "amat": (_amat_long,)}
 #: Alphabets of random text files (the characters the text formats are made of, and a few more).
 ALPHABETS = {"amat": "01 \n\r\t.2", "csv": "0123456789.,;-e\n\"ab "}
-
-
-def special(reader: str, rng: random.Random) -> bytes | None:
-    """A format-aware hostile file (one case in three: random bytes or text, huge sizes, bombs), or None."""
-    roll = rng.random()
-    if roll > 1 / 3:
-        return None
-    if roll < 1 / 12:
-        return bytes(rng.randrange(256) for _ in range(rng.randrange(200)))
-    if roll < 1 / 6 and reader in ALPHABETS:
-        return "".join(rng.choice(ALPHABETS[reader]) for _ in range(rng.randrange(80))).encode()
-    if reader == "idx":
-        dims = [rng.choice((3, 2**16, 2**31, 2**32 - 1)) for _ in range(3)]
-        head = bytes([0, 0, 8, 3]) + np.asarray(dims, ">u4").tobytes()
-        return head + bytes(rng.randrange(0, 4096))
-    if reader == "npz":
-        label = rng.choice((10**8, 2**62, -5, 2**40))
-        x = np.zeros((rng.choice((1, 3, 5)), 4), np.uint8)
-        if rng.random() < 0.5:
-            return _npz(x=x, y=np.full(len(x), label, np.int64))
-        head = _npy(x)
-        return head.replace(str(x.shape).encode(), f"({rng.choice((10**9, 2**40, 10**15))}, 4)".encode(), 1)
-    if reader == "csv":
-        width = rng.randint(1, 300)
-        row = ",".join(rng.choice(("1e308", "1e309", "-0", "nan", "", "9" * 400, "x")) for _ in range(width))
-        return (row + "\n") * rng.randint(1, 20)
-    if reader == "images":
-        return _huge_png(rng)
-    if reader == "amat":
-        return b"0 1 " * rng.randint(1, 50_000) + b"\n" + b"1\n" * rng.randint(0, 3)
-    return None
+#: Cases 0..FORCED-1 of every reader are its hostile files, in turn.
+FORCED = 4
 
 
 def case_bytes(reader: str, index: int) -> tuple[bytes, bool]:
-    """The bytes of case ``index`` and whether they are to be gzip-compressed."""
+    """The bytes of case ``index`` and whether they are to be gzip-compressed: a hostile file (the
+    first :data:`FORCED` cases, then one case in six), random bytes or text (one in six), else a mutation."""
     rng = random.Random(f"{reader}-{index}")
-    data = special(reader, rng)
-    if data is None:
+    roll = rng.random()
+    if index < FORCED or roll < 1 / 6:
+        variants = HOSTILE[reader]
+        data = variants[index % len(variants)](rng) if index < FORCED else rng.choice(variants)(rng)
+    elif roll < 1 / 4:
+        data = bytes(rng.randrange(256) for _ in range(rng.randrange(200)))
+    elif roll < 1 / 3 and reader in ALPHABETS:
+        data = "".join(rng.choice(ALPHABETS[reader]) for _ in range(rng.randrange(80))).encode()
+    else:
         data = mutate(rng.choice(seeds(reader)), rng)
-    data = data.encode() if isinstance(data, str) else data
+    if data[:2] == b"\x1f\x8b":  # already gzip-compressed
+        return data, False
     return data, reader in ("idx", "amat", "csv") and rng.random() < 0.3
 
 
@@ -176,7 +206,7 @@ def read_case(reader: str, index: int, folder: Path) -> None:
     from vaekit.data.sources.tabular import read_csv
 
     data, compress = case_bytes(reader, index)
-    suffix = ".gz" if compress else ""
+    suffix = ".gz" if compress or data[:2] == b"\x1f\x8b" else ""
     if compress:
         data = gzip.compress(data, mtime=0)
     rng = random.Random(f"{reader}-{index}-read")
