@@ -18,7 +18,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "vaekit"
 #: module prefix -> layer; the longest matching prefix wins.
 LAYERS = {
     "vaekit.errors": 0, "vaekit.registry": 0, "vaekit.config": 0, "vaekit.io": 0, "vaekit.device": 0,
-    "vaekit.progress": 0, "vaekit.version": 0,
+    "vaekit.progress": 0, "vaekit.version": 0, "vaekit.limits": 0,
     "vaekit.data": 1, "vaekit.distributions": 1, "vaekit.likelihoods": 1, "vaekit.nets": 1, "vaekit.viz": 1,
     "vaekit.schedules": 1, "vaekit.priors": 1, "vaekit.posteriors": 1, "vaekit.flows": 1, "vaekit.pixelcnn": 1, "vaekit.tabular": 1,
     "vaekit.models": 2,

@@ -69,9 +69,9 @@ def test_the_lock_is_held_for_the_whole_training(tmp_path, monkeypatch):
 
     original = api._fit
 
-    def fit(trainer, path, info, splits):
+    def fit(trainer, path, *args):
         seen.append(_locked(path))
-        return original(trainer, path, info, splits)
+        return original(trainer, path, *args)
 
     monkeypatch.setattr(api, "_fit", fit)
     run = vaekit.train(tiny_config(tmp_path, epochs=1))
