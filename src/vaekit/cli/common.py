@@ -19,11 +19,13 @@ class Number:
 
     Attributes:
         kind: ``int`` or ``float``; ``lo``, ``hi``: inclusive bounds (None: none beyond 64 bits /
-        finiteness); ``lo_open``: ``lo`` itself is excluded (floats).
+        finiteness); ``lo_open``: ``lo`` itself is excluded (floats); ``key``: the config key a
+        shortcut flag sets, named in its messages.
     """
 
-    def __init__(self, kind: type, lo: float | None = None, hi: float | None = None, lo_open: bool = False) -> None:
-        self.kind, self.lo, self.hi, self.lo_open = kind, lo, hi, lo_open
+    def __init__(self, kind: type, lo: float | None = None, hi: float | None = None, lo_open: bool = False,
+                 key: str | None = None) -> None:
+        self.kind, self.lo, self.hi, self.lo_open, self.key = kind, lo, hi, lo_open, key
         self.__name__ = kind.__name__  # argparse names the type in its messages
 
     def __call__(self, text: str):
@@ -32,11 +34,12 @@ class Number:
         except (ValueError, OverflowError):
             raise argparse.ArgumentTypeError(f"expected {'an integer' if self.kind is int else 'a number'}, "
                                              f"got {text!r}") from None
+        name = self.key or "the value"
         try:
             if self.kind is int:
-                return check_int(value, "the value", INT64_MIN if self.lo is None else self.lo,
+                return check_int(value, name, INT64_MIN if self.lo is None else self.lo,
                                  INT64_MAX if self.hi is None else self.hi)
-            return check_real(value, "the value", self.lo, self.hi, self.lo_open)
+            return check_real(value, name, self.lo, self.hi, self.lo_open)
         except ConfigError as exc:
             raise argparse.ArgumentTypeError(str(exc).removeprefix("the value ")) from None
 
@@ -68,11 +71,11 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
                    help="override a config value, e.g. --set train.lr=3e-4 (repeatable)")
     p.add_argument("--data", metavar="SPEC", help="data source, e.g. digits, mnist:PATH")
     p.add_argument("--model", metavar="NAME", help="registered model name")
-    p.add_argument("--epochs", type=Number(int, 1))
-    p.add_argument("--batch-size", type=BATCH)
-    p.add_argument("--lr", type=Number(float, 0, lo_open=True))
-    p.add_argument("--seed", type=SEED)
-    p.add_argument("--latent-dim", type=Number(int, 1, 2**20))
+    p.add_argument("--epochs", type=Number(int, 1, key="train.epochs"))
+    p.add_argument("--batch-size", type=Number(int, 1, BATCH.hi, key="train.batch_size"))
+    p.add_argument("--lr", type=Number(float, 0, lo_open=True, key="train.lr"))
+    p.add_argument("--seed", type=Number(int, 0, MAX_SEED, key="train.seed"))
+    p.add_argument("--latent-dim", type=Number(int, 1, 2**20, key="model.latent_dim"))
     p.add_argument("--likelihood", metavar="NAME")
     p.add_argument("--binarize", choices=["none", "dynamic", "static"])
     p.add_argument("--device", metavar="DEV", help="auto, cpu or cuda")
