@@ -334,13 +334,18 @@ def test_a_run_at_a_non_utf8_path_works(path, raw_run, sandbox, monkeypatch):
     assert "codec" not in line and "surrogate" not in line
 
 
+def run_on_tmpfs(sandbox: Path, tmp_path_factory, prepare):
+    """A copy of the good run on its own small tmpfs, then ``prepare(disk)``; unmounted afterwards."""
+    with tmpfs(tmp_path_factory.mktemp("disk") / "disk", kib=2048) as disk:
+        shutil.copytree(sandbox / "run", disk / "run")
+        prepare(disk)
+        yield disk
+
+
 @pytest.fixture(scope="module")
 def full_disk(sandbox, tmp_path_factory):
     """A copy of the good run on a tmpfs with no space left."""
-    with tmpfs(tmp_path_factory.mktemp("full") / "disk", kib=2048) as disk:
-        shutil.copytree(sandbox / "run", disk / "run")
-        fill_disk(disk)
-        yield disk
+    yield from run_on_tmpfs(sandbox, tmp_path_factory, fill_disk)
 
 
 @pytest.mark.parametrize("path", run_commands())
@@ -367,10 +372,7 @@ def test_training_onto_a_full_disk_is_one_line(full_disk, monkeypatch):
 @pytest.fixture(scope="module")
 def read_only(sandbox, tmp_path_factory):
     """A copy of the good run in a read-only file system."""
-    with tmpfs(tmp_path_factory.mktemp("ro") / "disk", kib=2048) as disk:
-        shutil.copytree(sandbox / "run", disk / "run")
-        remount_read_only(disk)
-        yield disk
+    yield from run_on_tmpfs(sandbox, tmp_path_factory, remount_read_only)
 
 
 @pytest.mark.parametrize("path", run_commands())
