@@ -121,3 +121,11 @@ def test_an_image_bomb_given_to_interpolate_is_one_line(capsys, tiny_run, tmp_pa
                               "--out", tmp_path / "o.png")
     assert code == 2 and len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
     assert "bomb.png: unreadable image" in stderr and "pixels" in stderr and not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("command", [["sample"], ["reconstruct"], ["embed"], ["evaluate", "--iw-samples", "2"],
+                                     ["report"]])
+def test_an_output_that_is_a_folder_is_one_line_before_any_work(capsys, tiny_run, tmp_path, command):
+    code, _, stderr = run_cli(capsys, command[0], tiny_run.path, *command[1:], "--out", tmp_path)
+    assert code == 2 and stderr.count("\n") == 1 and "Traceback" not in stderr
+    assert f"{tmp_path}: is a folder; give a file name" in stderr and not any(tmp_path.iterdir())
