@@ -35,6 +35,16 @@ def cli(argv, capsys) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
+def test_a_locked_run_cannot_be_resumed(tiny_run, tmp_path, capsys):
+    run = Path(shutil.copytree(tiny_run.path, tmp_path / "run"))
+    with lock_run(run):  # as another process training it would hold it
+        code, err = cli(["train", "--resume", run, "--epochs", "5", "--quiet"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "another vaekit process is training or resuming this run" in err
+    assert resume(run, [("train.epochs", 4)]).info["epochs_done"] == 4  # free again
+
+
+@pytest.mark.slow
 def test_a_run_being_resumed_cannot_be_resumed_or_trained_by_a_second_process(tmp_path, capsys):
     run = vaekit.train(tiny_config(tmp_path, epochs=1)).path
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -117,8 +127,8 @@ def test_run_files_follow_the_umask(tmp_path):
     assert not wrong, wrong
 
 
-def test_leftovers_of_killed_writers_are_removed_when_the_run_is_resumed(tmp_path):
-    run = vaekit.train(tiny_config(tmp_path, epochs=1)).path
+def test_leftovers_of_killed_writers_are_removed_when_the_run_is_resumed(tiny_run, tmp_path):
+    run = Path(shutil.copytree(tiny_run.path, tmp_path / "run"))
     dead = 2**22 + 4321  # above the default pid_max
     leftovers = [run / f".model.safetensors.{dead}.0123abcd.tmp",
                  run / "checkpoint" / f".step-000000022-89abcdef.{dead}.00ff00ff.tmp",
@@ -130,7 +140,7 @@ def test_leftovers_of_killed_writers_are_removed_when_the_run_is_resumed(tmp_pat
     leftovers[2].write_bytes(b"half")
     mine = run / "latent" / f".other.png.{os.getpid()}.01234567.tmp"  # a live writer's: kept
     mine.write_bytes(b"in progress")
-    resume(run, [("train.epochs", 2)])
+    resume(run, [("train.epochs", 4)])
     assert not any(p.exists() for p in leftovers) and mine.exists()
 
 
@@ -158,10 +168,10 @@ def test_a_tampered_config_cannot_make_vaekit_allocate_more_than_the_weights(tin
         open_run(run)
 
 
-def test_tampered_preprocessing_statistics_are_refused(tmp_path):
+def test_tampered_preprocessing_statistics_are_refused(tiny_run, tmp_path):
     from vaekit.io import save_tensors
 
-    run = vaekit.train(tiny_config(tmp_path, epochs=1)).path
+    run = Path(shutil.copytree(tiny_run.path, tmp_path / "run"))
     save_tensors(run / "preprocess.safetensors", {"mean": torch.zeros(3), "std": torch.ones(3)})
     with pytest.raises(CheckpointError, match="preprocess.safetensors"):
         open_run(run)

@@ -26,6 +26,7 @@ fails before its expensive work when its output folder is read-only.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import io
 import json
@@ -94,6 +95,12 @@ def leaves(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
         if id(child) not in seen:  # aliases share a parser
             seen.add(id(child))
             yield from leaves(child, (*path, name))
+
+
+@functools.lru_cache(maxsize=1)
+def commands() -> dict[tuple[str, ...], argparse.ArgumentParser]:
+    """Every runnable subcommand's parser, by command path (built once; ``main`` builds its own)."""
+    return dict(leaves(build_parser()))
 
 
 def kind(action: argparse.Action) -> str | None:
@@ -213,7 +220,7 @@ def needs_value(action: argparse.Action) -> bool:
 def argv_for(path: tuple[str, ...], dest: str, value: str, box: Path) -> list[str]:
     """The command with good values for its required arguments and ``dest`` set to ``value``."""
     positional, options = [], []
-    for action in arguments(dict(leaves(build_parser()))[path]):
+    for action in arguments(commands()[path]):
         if action.dest == dest:
             chosen = value
         elif needs_value(action):
@@ -254,7 +261,7 @@ def run_cli(argv: list[str], capsys=None) -> tuple[int, str]:
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(path, dest, case, sandbox, capsys, monkeypatch):
     label, value, token = case
     if value is None:  # every required argument left out
-        if not any(needs_value(a) for a in arguments(dict(leaves(build_parser()))[path])):
+        if not any(needs_value(a) for a in arguments(commands()[path])):
             pytest.skip("no required arguments")
         argv = list(path)
     else:
@@ -276,9 +283,9 @@ def test_every_required_argument_has_a_good_value():
 
 
 def test_the_sweep_covers_every_subcommand():
-    commands = {path for path, _ in leaves(build_parser())}
+    every = {path for path, _ in leaves(build_parser())}
     swept = {c.values[0] for c in cases()}
-    assert commands - swept == set(SKIP)
+    assert every - swept == set(SKIP)
     assert {("train",)} <= swept
 
 

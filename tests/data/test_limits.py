@@ -15,6 +15,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 import zlib
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import torch
 
 from tests.data.files import idx_bytes, write_image
 from vaekit.data import DataConfig, DataError, Dataset, load_data
+from vaekit.data.sources.idx import read_idx
 from vaekit.errors import ConfigError
 from vaekit.limits import CLASS_LIMIT_FLOOR, MAX_IMAGE_SIZE_PIXELS
 
@@ -128,18 +130,14 @@ def test_an_idx_gzip_bomb_stops_at_the_size_its_header_declares(tmp_path):
     bomb = tmp_path / "b-images-idx3-ubyte.gz"
     bomb.write_bytes(_gzip_bomb(header, 400 * 2**20))  # 400 MB of zeros in 1.8 MB
     assert bomb.stat().st_size < 2_000_000
-    out = limited(f"""
-        from vaekit.data.sources.idx import read_idx
-        from vaekit.errors import DataError
-        try:
-            read_idx("{bomb}")
-            result = "loaded"
-        except DataError as exc:
-            result = str(exc)
-    """, memory_mb=100)
-    assert "crash" not in out, out.get("crash")
-    assert "IDX size mismatch" in out["result"] and "file has more" in out["result"]
-    assert out["peak_mb"] < 400, out
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match="IDX size mismatch: header says .2, 4, 3. .40 bytes., file has more"):
+            read_idx(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20  # a few 1 MB chunks, not the 400 MB the stream holds
 
 
 def test_an_idx_header_declaring_terabytes_is_refused_unread(tmp_path):
@@ -153,20 +151,16 @@ def test_an_idx_header_declaring_terabytes_is_refused_unread(tmp_path):
 def test_an_npy_header_declaring_a_huge_array_is_refused_before_numpy_allocates_it(tmp_path):
     buf = io.BytesIO()
     np.save(buf, np.zeros((3, 4), np.float32))
-    data = buf.getvalue().replace(b"(3, 4)", b"(10000000000, 4)")
     f = tmp_path / "huge.npy"
-    f.write_bytes(data)
-    out = limited(f"""
-        from vaekit.data import DataConfig, load_data
-        from vaekit.errors import DataError
-        try:
-            load_data(DataConfig(spec="npy:{f}"))
-            result = "loaded"
-        except DataError as exc:
-            result = str(exc)
-    """, memory_mb=100)
-    assert "crash" not in out, out.get("crash")
-    assert "huge.npy declares" in out["result"] and "MemoryError" not in out["result"]
+    f.write_bytes(buf.getvalue().replace(b"(3, 4)", b"(10000000000, 4)"))  # 160 GB declared, 48 bytes held
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"huge.npy declares 160,000,000,1\d\d bytes but holds 1\d\d\b"):
+            load_data(DataConfig(spec=f"npy:{f}"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
 
 
 # --- images -----------------------------------------------------------------------------------------
