@@ -24,7 +24,7 @@ from vaekit.run import lock_run, new_run_dir, open_run, read_info
 from vaekit.train.api import resume
 from vaekit.train.config import RunConfig
 
-from .conftest import tiny_config
+from .conftest import error_lines, tiny_config
 
 
 def cli(argv, capsys) -> tuple[int, str]:
@@ -39,7 +39,7 @@ def test_a_locked_run_cannot_be_resumed(tiny_run, tmp_path, capsys):
     run = Path(shutil.copytree(tiny_run.path, tmp_path / "run"))
     with lock_run(run):  # as another process training it would hold it
         code, err = cli(["train", "--resume", run, "--epochs", "5", "--quiet"], capsys)
-    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert code == 2 and len(error_lines(err)) == 1, err
     assert "another vaekit process is training or resuming this run" in err
     assert resume(run, [("train.epochs", 4)]).info["epochs_done"] == 4  # free again
 
@@ -56,7 +56,7 @@ def test_a_run_being_resumed_cannot_be_resumed_or_trained_by_a_second_process(tm
             time.sleep(0.1)
         assert _locked(run), "the first resume never took the run's lock"
         code, err = cli(["train", "--resume", run, "--epochs", "500", "--quiet"], capsys)
-        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert code == 2 and len(error_lines(err)) == 1, err
         assert "another vaekit process is training or resuming this run" in err and str(run) in err
     finally:
         first.terminate()
@@ -94,7 +94,7 @@ def test_the_lock_is_held_for_the_whole_training(tmp_path, monkeypatch):
 def test_a_run_name_never_leaves_out_dir(tmp_path, name, capsys):
     out = tmp_path / "deep" / "runs"
     code, err = cli(["train", "--name", name, "--out-dir", out, "--epochs", "1", "--quiet"], capsys)
-    assert code == 2 and "one file or folder name" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "one file or folder name" in err and len(error_lines(err)) == 1
     assert [p for p in tmp_path.rglob("*")] == []  # nothing written anywhere
     with pytest.raises(ConfigError):
         RunConfig(name=name)

@@ -103,3 +103,14 @@ def test_a_failing_tracker_never_stops_training(tmp_path, monkeypatch, caplog):
     assert run.info["status"] == "finished" and run.info["epochs_done"] == 2
     assert calls == [1]  # stopped after its first failure
     assert "TensorBoardTracker stopped tracking this run: OSError: No space left on device" in caplog.text
+
+
+def test_a_tracker_that_cannot_start_never_stops_training(tmp_path, monkeypatch, caplog):
+    from vaekit.tracking import TensorBoardTracker
+
+    def broken(self, *args):
+        raise ConnectionError("server unreachable")
+    monkeypatch.setattr(TensorBoardTracker, "__init__", broken)
+    run = vaekit.train(tiny_config(tmp_path, epochs=1))
+    assert run.info["status"] == "finished" and not (run.path / "tensorboard").exists()
+    assert "a tracker could not start and is off for this run: ConnectionError: server unreachable" in caplog.text

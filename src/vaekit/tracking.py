@@ -211,18 +211,39 @@ def tensorboard_wanted(cfg: RunConfig) -> bool:
 
 def start_trackers(trainer: Trainer, path: Path, cfg: RunConfig, info: dict) -> list:
     """The configured trackers, hooked onto ``trainer``."""
-    trackers = []
-    if tensorboard_wanted(cfg):
-        trackers.append(TensorBoardTracker(path / "tensorboard", trainer, cfg))
+    starts = []
+    if tensorboard_wanted(cfg) and not _utf8(path):
+        log.warning("TensorBoard is off for this run: it cannot write into a folder whose name is not UTF-8")
+    elif tensorboard_wanted(cfg):
+        starts.append(lambda: TensorBoardTracker(path / "tensorboard", trainer, cfg))
     if cfg.train.mlflow:
         if importlib.util.find_spec("mlflow") is None:
             raise ConfigError("train.mlflow needs MLflow: pip install 'vaekit[mlflow]'")
-        trackers.append(MLflowTracker(path, trainer, cfg, info))
+        starts.append(lambda: MLflowTracker(path, trainer, cfg, info))
+    trackers = [tracker for tracker in map(_start, starts) if tracker is not None]
     for tracker in trackers:
         failed: list[Exception] = []
         trainer.on_step_end.append(_guarded(tracker, "on_step_end", failed))
         trainer.on_epoch_end.append(_guarded(tracker, "on_epoch_end", failed))
     return trackers
+
+
+def _utf8(path: Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _start(make):
+    """``make()``, or None with a warning when the tracker cannot start (a path its library cannot
+    encode, an unreachable server): trackers never stop training."""
+    try:
+        return make()
+    except Exception as exc:  # noqa: BLE001
+        log.warning("a tracker could not start and is off for this run: %s: %s", type(exc).__name__, exc)
+        return None
 
 
 def _guarded(tracker, hook: str, failed: list[Exception]):

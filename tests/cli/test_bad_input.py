@@ -42,9 +42,7 @@ from vaekit.cli import build_parser, main
 from vaekit.cli.common import Number
 from vaekit.limits import INT64_MAX, INT64_MIN
 
-from ..conftest import fill_disk, remount_read_only, tmpfs
-
-from ..conftest import error_lines
+from ..conftest import error_lines, fill_disk, remount_read_only, tmpfs
 
 KIND_BY_METAVAR = {"RUN": "run", "SPEC": "spec", "DIR": "dir", "NAME": "name", "DEV": "device"}
 KIND_BY_DEST = {"config": "config", "set": "set", "device": "device", "spec": "spec", "run": "run"}
@@ -324,7 +322,7 @@ def argv_on(path: tuple[str, ...], run: Path, box: Path) -> list[str]:
 
 
 def assert_one_line(code: int, err: str, argv) -> str:
-    lines = err.strip().splitlines()
+    lines = error_lines(err)
     assert "Traceback" not in err and (code == 0 or len(lines) == 1), f"{argv}: exit {code}\n{err[-1500:]}"
     return lines[0] if lines else ""
 
@@ -376,7 +374,7 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_file(path, full_disk, san
 def test_training_onto_a_full_disk_is_one_line(full_disk, monkeypatch):
     monkeypatch.chdir(full_disk)
     code, err = run_cli(["train", "--out-dir", str(full_disk / "runs"), "--epochs", "1", "--quiet"])
-    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert code == 2 and "Traceback" not in err and len(error_lines(err)) == 1, err
     assert "No space left on device" in err
 
 
@@ -407,4 +405,4 @@ def test_evaluate_checks_its_output_before_evaluating(read_only, monkeypatch):
     api = importlib.import_module("vaekit.evaluate.api")  # vaekit.evaluate is also the function
     monkeypatch.setattr(api, "evaluate", lambda *a, **k: pytest.fail("evaluated first"))
     code, err = run_cli(["evaluate", str(read_only / "run")])
-    assert code == 2 and err.count("\n") == 1 and "Read-only file system" in err
+    assert code == 2 and len(error_lines(err)) == 1 and "Read-only file system" in err
