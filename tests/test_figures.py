@@ -39,24 +39,38 @@ def test_labelled_grid_and_scatter_render():
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["0", "1", "2"]
 
 
-def test_run_figures_are_written(tiny_run, tmp_path):
+def shown(fig) -> np.ndarray:
+    """The pixels a grid figure shows."""
+    return np.asarray(fig.axes[0].images[0].get_array())
+
+
+def grid_pixels(rows: torch.Tensor, pre) -> np.ndarray:
+    """What a grid of ``rows (R, C, ch, H, W)`` (model space) must look like."""
+    return np.asarray(image_grid(pre.invert(rows.flatten(0, 1)), nrow=rows.shape[1]))
+
+
+def test_run_figures_show_what_they_name(tiny_run, tmp_path):
     model, pre = tiny_run.model, tiny_run.preprocessor
     ds = latent.load_split(tiny_run)
     x, y = figures.eval_batch(ds, pre, "cpu", 50)
+    recon = figures.reconstruction_figure(model, x[:8], y[:8], pre)  # originals above reconstructions
+    np.testing.assert_array_equal(shown(recon), grid_pixels(torch.stack([x[:8], latent.reconstruct(model, x[:8])]), pre))
+    interp = figures.interpolation_figure(model, x[0], x[1], pre, steps=4)  # A, the path, B; lerp then slerp
+    rows = [torch.cat([x[:1], latent.interpolate(model, x[0], x[1], 4, m), x[1:2]]) for m in ("lerp", "slerp")]
+    np.testing.assert_array_equal(shown(interp), grid_pixels(torch.stack(rows), pre))
+    kl = latent.kl_per_dim(model, x)
+    assert [p.get_height() for p in figures.kl_figure(kl).axes[0].patches] == pytest.approx(kl.tolist())
     emb = latent.embed(model, ds, pre)
-    made = {
-        "recon": figures.reconstruction_figure(model, x[:10], y[:10], pre),
-        "samples": figures.samples_figure(model, pre, 10, temperature=0.5),
-        "interp": figures.interpolation_figure(model, x[0], x[1], pre, steps=4),
-        "traverse": figures.traversal_figure(model, x, y, pre, centre=(x[3], y[3]), include_inactive=True),
-        "arith": figures.arithmetic_figure(model, x[:4], y[:4], latent.attribute_vector(emb.mu, emb.y, 1, 7),
-                                           pre, 1, 7),
-        "proj": figures.projection_figure(latent.project(emb.mu), emb.y),
-        "kl": figures.kl_figure(latent.kl_per_dim(model, x)),
-    }
-    for name, fig in made.items():
-        path = figures.save(fig, tmp_path / f"{name}.png")
-        assert Image.open(path).format == "PNG"
+    proj = latent.project(emb.mu)
+    offsets = np.concatenate([c.get_offsets() for c in figures.projection_figure(proj, emb.y).axes[0].collections])
+    np.testing.assert_allclose(np.sort(offsets, axis=0), np.sort(proj.points, axis=0), rtol=1e-6)
+    traverse = figures.traversal_figure(model, x, y, pre, centre=(x[3], y[3]), include_inactive=True)
+    assert len(traverse.axes[0].get_yticklabels()) == model.latent_dim  # one row per dimension
+    arith = figures.arithmetic_figure(model, x[:4], y[:4], latent.attribute_vector(emb.mu, emb.y, 1, 7), pre, 1, 7)
+    inputs = grid_pixels(x[None, :4], pre)  # the top row: the inputs, unchanged
+    np.testing.assert_array_equal(shown(arith)[: len(inputs)], inputs)
+    path = figures.save(recon, tmp_path / "recon.png")
+    assert Image.open(path).format == "PNG" and Image.open(path).size[0] > 100
     gif = Image.open(io.BytesIO(figures.interpolation_gif(model, x[0], x[1], pre, steps=4)))
     assert gif.format == "GIF" and gif.n_frames == 6  # there and back
 

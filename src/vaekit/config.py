@@ -152,12 +152,13 @@ def parse_override(text: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         raise ConfigError(f"override {text!r}: value is not valid YAML") from None
-    if isinstance(value, str) and _looks_numeric(value):
+    if isinstance(value, str) and is_number(value):
         value = float(value)
     return key.strip(), value
 
 
-def _looks_numeric(s: str) -> bool:
+def is_number(s: str) -> bool:
+    """Whether the text ``s`` reads as a float (``"1e-3"``, ``"nan"``, ``" 2 "``)."""
     try:
         float(s)
     except ValueError:

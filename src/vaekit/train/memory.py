@@ -12,13 +12,13 @@ import logging
 
 import torch
 
-from ..version import __version__
 from ..config import from_dict
 from ..data import prepare
 from ..data.memory import from_memory
 from ..device import resolve_device
 from ..models import build_model
 from ..run import Run, resolve_likelihood
+from .api import run_info
 from .config import RunConfig
 from .loop import Trainer
 
@@ -46,21 +46,25 @@ def fit(x, y=None, config: RunConfig | dict | None = None) -> Run:
         torch.manual_seed(cfg.train.seed)
         model = build_model(cfg.model, splits.train.sample_shape, splits.train.n_classes, splits.columns)
         trainer = Trainer(model, splits, pre, cfg.train, device)
-        best = {}
-        trainer.on_epoch_end.append(lambda t, row: best.update(row["best"] and {"state": _copy(t.model)} or {}))
+        best = _BestWeights()
+        trainer.on_epoch_end.append(best.keep)
         history = trainer.fit()
-    model.load_state_dict(best.get("state") or model.state_dict())
-    info = {"vaekit_version": __version__, "model": cfg.model.name, "data_spec": "memory",
-            "sample_shape": list(splits.train.sample_shape), "n_classes": splits.train.n_classes,
-            "max_value": splits.train.max_value, "binarize": cfg.data.binarize, "is_image": splits.train.is_image,
-            "n_train": len(splits.train), "n_val": len(splits.val) if splits.val else 0, "status": "finished",
+    model.load_state_dict(best.state or model.state_dict())
+    info = {**run_info(cfg, splits, cfg.data.binarize), "data_spec": "memory", "status": "finished",
             "epochs_done": len(history), "best_epoch": trainer.state.best_epoch, "history": history}
     log.info("trained %s in memory on %d examples", cfg.model.name, len(splits.train))
     return Run(path=None, config=cfg, info=info, model=model.eval(), preprocessor=pre, columns=splits.columns)
 
 
-def _copy(model: torch.nn.Module) -> dict:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+class _BestWeights:
+    """An epoch hook keeping a copy of the weights of the best validation epoch so far."""
+
+    def __init__(self) -> None:
+        self.state: dict | None = None
+
+    def keep(self, trainer: Trainer, row: dict) -> None:
+        if row["best"]:
+            self.state = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
 
 
 __all__ = ["fit"]

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...config import is_number
 from ...errors import DataError
 from ...tabular.columns import MISSING_TOKENS, Table
 from .. import SOURCES, DataConfig
@@ -35,14 +36,6 @@ log = logging.getLogger(__name__)
 LABEL_NAMES = ("label", "class", "target", "y")
 #: Most distinct values of an automatically chosen label column.
 MAX_AUTO_CLASSES = 100
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
 
 
 def read_rows(data: bytes, name: str, delimiter: str | None = None) -> list[tuple[int, list[str]]]:
@@ -80,8 +73,8 @@ def split_header(rows: list[tuple[int, list[str]]], label_column: str | None = N
     """
     first = rows[0][1]
     second = rows[1][1] if len(rows) > 1 else [""] * len(first)
-    header = any(not _is_number(a) and (_is_number(b) or len(rows) == 1) for a, b in zip(first, second))
-    header = header or (label_column in first and not _is_number(label_column)) or _text_header(rows)
+    header = any(not is_number(a) and (is_number(b) or len(rows) == 1) for a, b in zip(first, second))
+    header = header or (label_column in first and not is_number(label_column)) or _text_header(rows)
     if header:
         return first, rows[1:]
     return [str(j) for j in range(len(first))], rows
@@ -90,7 +83,7 @@ def split_header(rows: list[tuple[int, list[str]]], label_column: str | None = N
 def _text_header(rows: list[tuple[int, list[str]]], look: int = 1000) -> bool:
     """All-text tables: a first row of distinct names that never appear again in their columns."""
     first = rows[0][1]
-    if len(rows) < 2 or len(set(first)) < len(first) or any(not c or _is_number(c) for c in first):
+    if len(rows) < 2 or len(set(first)) < len(first) or any(not c or is_number(c) for c in first):
         return False
     return not any(cells[j] == first[j] for _, cells in rows[1:look] for j in range(len(first)))
 
@@ -110,7 +103,7 @@ def _auto_label(columns: list[str], rows: list[tuple[int, list[str]]], name: str
             if column.strip().lower() != want:
                 continue
             values = {cells[j] for _, cells in rows}
-            fractional = all(_is_number(v) for v in values) and any(float(v) % 1 for v in values if v)
+            fractional = all(is_number(v) for v in values) and any(float(v) % 1 for v in values if v)
             if len(values) <= MAX_AUTO_CLASSES and not fractional:
                 log.info("%s: column %r is the label (data.label_column: null keeps it a feature)", name, column)
                 return column
