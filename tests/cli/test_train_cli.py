@@ -20,6 +20,16 @@ def test_train_end_to_end(tmp_path):
     run = tmp_path / "e2e"
     for name in ("config.yaml", "model.safetensors", "metrics.jsonl", "reconstructions.png", "samples.png", "loss.png"):
         assert (run / name).is_file()
+    info = json.loads((run / "run.json").read_text())
+    test = info["test"]
+    assert info["status"] == "finished" and info["epochs_done"] == 2 and info["n_train"] == 1375
+    assert f"test negative ELBO: {test['nelbo']:.2f} nats" in out.stdout  # what is printed is what is stored
+    assert test["nelbo"] == pytest.approx(test["rate"] + test["distortion"]) and test["rate"] >= 0
+    assert test["bpd"] == pytest.approx(test["nelbo"] / (64 * np.log(2)))
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["model"]["latent_dim"] == 3 and cfg["model"]["net"]["hidden"] == [32] and cfg["train"]["epochs"] == 2
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2] and rows[1]["train_nelbo"] < rows[0]["train_nelbo"]
 
 @pytest.mark.parametrize("args, message", [
     (["--data", "mnist:/definitely/missing"], "no such data folder"),
