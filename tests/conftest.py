@@ -19,7 +19,7 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 def error_lines(stderr: str) -> list[str]:
     """The lines of a CLI's stderr without vaekit's informational log lines (``vaekit: <message>``,
-    shown by default since issue 19); errors (``vaekit: error: ...``), warnings and anything else stay."""
+    shown by default when stderr is not a terminal); errors (``vaekit: error: ...``), warnings and anything else stay."""
     info = lambda line: line.startswith("vaekit: ") and not line.startswith(("vaekit: error:", "vaekit: warning:"))  # noqa: E731
     return [line for line in stderr.strip().splitlines() if not info(line)]
 

@@ -100,7 +100,7 @@ def test_labels_are_checked_before_a_cast_can_wrap_them(tmp_path, labels):
 
 
 def test_data_inspect_of_a_label_of_1e8_is_fast_small_and_one_line(tmp_path):
-    """Must-show 4 of issue 18: under 5 s (the command, imports aside), peak memory under 500 MB."""
+    """`vaekit data inspect` of a label of 1e8: under 5 s (the command, imports aside), peak memory under 500 MB."""
     y = np.zeros(10, np.int64)
     y[3] = 10**8
     f = _npz(tmp_path / "f.npz", x=np.zeros((10, 4), np.float32), y=y)
