@@ -54,7 +54,8 @@ def test_run_figures_show_what_they_name(tiny_run, tmp_path):
     ds = latent.load_split(tiny_run)
     x, y = figures.eval_batch(ds, pre, "cpu", 50)
     recon = figures.reconstruction_figure(model, x[:8], y[:8], pre)  # originals above reconstructions
-    np.testing.assert_array_equal(shown(recon), grid_pixels(torch.stack([x[:8], latent.reconstruct(model, x[:8])]), pre))
+    expected = grid_pixels(torch.stack([x[:8], latent.reconstruct(model, x[:8])]), pre)
+    np.testing.assert_array_equal(shown(recon), expected)
     interp = figures.interpolation_figure(model, x[0], x[1], pre, steps=4)  # A, the path, B; lerp then slerp
     rows = [torch.cat([x[:1], latent.interpolate(model, x[0], x[1], 4, m), x[1:2]]) for m in ("lerp", "slerp")]
     np.testing.assert_array_equal(shown(interp), grid_pixels(torch.stack(rows), pre))
