@@ -1,24 +1,32 @@
 """The shared model interface and the ELBO (Kingma & Welling 2014, Eq. 3).
 
-Every model: ``encode(x) -> posterior``, ``decode(z) -> likelihood``, ``loss(x) -> named terms``.
-Variants override a hook (``elbo_terms``, ``regularizer``, ``objective``), never the whole ELBO.
+Every model: ``encode(x) -> posterior``, ``decode(z) -> likelihood``, ``prior() -> p(z)``,
+``loss(x) -> named terms``. Variants override a hook (``prior``, ``encode``, ``elbo_terms``,
+``regularizer``, ``objective``), never the whole ELBO.
 
 Loss convention (everywhere in vaekit): per example, distortion = -log p(x|z) summed over data
 dimensions and rate = KL(q(z|x) || p(z)) summed over latent dimensions, both averaged over the batch,
 in nats. ``nelbo = distortion + rate`` is the negative ELBO.
+
+The prior is a part of the model, read from one place, :meth:`VAE.prior`: the training rate, the
+importance weights of the NLL estimator, sampling, traversals, the report and the anomaly scores all
+go through it. The rate is KL(q || p) in closed form where q and p are both diagonal Gaussians and
+the one-sample Monte Carlo log-ratio log q(z|x) - log p(z) per example otherwise
+(:func:`vaekit.distributions.rate_dims`). What a model's latent space supports is declared by its
+:class:`Capabilities`, so evaluation and latent tools skip what does not apply.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 
 from ..config import build_strict, used_if
-from ..device import device_of
-from ..distributions import DiagonalGaussian
+from ..distributions import DiagonalGaussian, StandardNormal, draw, log_ratio_dims, rate_dims
 from ..errors import ConfigError
 from ..likelihoods import AUTO, LIKELIHOODS, Likelihood
 from ..nets import Decoder, Encoder, NetConfig
@@ -93,15 +101,47 @@ class ElboTerms:
 
     Attributes:
         log_px: ``(B,)`` log p(x | z) summed over data dimensions.
-        kl: ``(B, Z)`` KL per latent dimension (all stochastic layers concatenated).
+        kl: the rate per example: ``(B, Z)`` KL per latent dimension (all stochastic layers
+            concatenated) when :attr:`Capabilities.kl_per_dim`, else ``(B, 1)``, the Monte Carlo
+            log-ratio of the whole latent (see :func:`vaekit.distributions.rate_dims`).
         z: ``(B, Z)`` the posterior sample used.
-        posterior: q(z | x) (top layer for hierarchical models).
+        posterior: q(z | x) (top layer for hierarchical models), as :meth:`VAE.encode` returns it.
     """
 
     log_px: torch.Tensor
     kl: torch.Tensor
     z: torch.Tensor
-    posterior: DiagonalGaussian
+    posterior: Any
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a model's latent space supports; evaluation, latent tools and the report skip the rest.
+
+    Attributes:
+        density_bound: ``log_weights`` are importance weights whose log-mean-exp bounds log p(x), so
+            the NLL, bits/dim and likelihood-based anomaly scores apply.
+        stochastic_posterior: q(z | x) is not a point mass; False means one importance sample already
+            gives the bound (evaluation then draws one instead of K).
+        kl_per_dim: the rate is a sum of closed-form KLs per latent dimension (ElboTerms.kl is
+            ``(B, Z)``): KL per dimension, per-dimension free bits, traversals ordered by KL.
+        continuous_latent: z is a real vector the decoder reads anywhere: interpolation, traversals,
+            arithmetic, projections and post-hoc priors apply.
+        gaussian_posterior: q(z | x) is a diagonal Gaussian with ``mu`` and ``logvar``.
+    """
+
+    density_bound: bool = True
+    stochastic_posterior: bool = True
+    kl_per_dim: bool = True
+    continuous_latent: bool = True
+    gaussian_posterior: bool = True
+
+
+def require(model: "VAE", capability: str, purpose: str) -> None:
+    """Raise a :class:`ConfigError` naming ``purpose`` when ``model`` lacks ``capability``."""
+    if not getattr(model.capabilities, capability):
+        what = capability.replace("_", " ")
+        raise ConfigError(f"{purpose} does not apply to model {model.config.name!r} (no {what})")
 
 
 class VAE(nn.Module):
@@ -117,6 +157,7 @@ class VAE(nn.Module):
 
     Config = ModelConfig
     conditional = False
+    capabilities = Capabilities()
 
     def __init__(self, config: ModelConfig, sample_shape: tuple[int, ...], n_classes: int | None = None,
                  columns: nn.Module | None = None) -> None:
@@ -147,7 +188,7 @@ class VAE(nn.Module):
 
     # --- the interface -------------------------------------------------------------------------
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> DiagonalGaussian:
-        """q(z | x): ``x (B, *shape)`` -> posterior with ``mu, logvar (B, Z)``."""
+        """q(z | x): ``x (B, *shape)`` -> posterior with ``mu, logvar (B, Z)`` (hook: other posteriors)."""
         mu, logvar = self.encoder(x, self.condition(y))
         return DiagonalGaussian(mu, logvar)
 
@@ -155,16 +196,31 @@ class VAE(nn.Module):
         """p(x | z): ``z (B, Z)`` -> likelihood over ``(B, *shape)``."""
         return self.likelihood_cls(self.decoder(z, self.condition(y)), self.likelihood_options)
 
-    def prior(self, n: int, device=None) -> DiagonalGaussian:
-        """p(z) = N(0, I) for ``n`` examples."""
-        return DiagonalGaussian.standard((n, self.latent_dim), device=device)
+    def prior(self):
+        """p(z), the one prior of the model (hook: learned priors override it). Default N(0, I).
+
+        A distribution over ``(Z,)`` without batch dimension: ``log_prob(z)``, ``sample(n,
+        temperature)`` and, for continuous latents, ``mean`` and ``stddev`` (see
+        :mod:`vaekit.distributions`).
+        """
+        param = next(self.parameters())
+        return StandardNormal(self.latent_dim, device=param.device, dtype=param.dtype)
+
+    @property
+    def prior_name(self) -> str:
+        """A short description of :meth:`prior` for reports and figure captions."""
+        return "N(0, I)"
 
     # --- the objective and its hooks -----------------------------------------------------------
     def elbo_terms(self, x: torch.Tensor, y: torch.Tensor | None = None) -> ElboTerms:
-        """One-sample ELBO pieces with the reparameterization trick (hook for hierarchical models)."""
-        q = self.encode(x, y)
-        z = q.rsample()  # (B, Z)
-        return ElboTerms(log_px=self.decode(z, y).log_prob(x), kl=q.kl_dims(), z=z, posterior=q)
+        """One-sample ELBO pieces with the reparameterization trick (hook for hierarchical models).
+
+        The rate is against :meth:`prior`: closed form per dimension for two diagonal Gaussians,
+        else the per-example Monte Carlo log-ratio (:func:`~vaekit.distributions.rate_dims`).
+        """
+        q, p = self.encode(x, y), self.prior()
+        z, log_q = draw(q, p)  # (B, Z), (B,) or None
+        return ElboTerms(log_px=self.decode(z, y).log_prob(x), kl=rate_dims(q, p, z, log_q), z=z, posterior=q)
 
     def regularizer(self, terms: ElboTerms, ctx: LossContext) -> torch.Tensor:
         """The penalty on the rate (hook: beta-VAE, capacity, TC). Default: KL with free bits."""
@@ -183,7 +239,11 @@ class VAE(nn.Module):
 
         All are batch means in nats per example; ``elbo = -(distortion + rate)``.
         """
-        out = self.objective(x, y, ctx or LossContext())
+        ctx = ctx or LossContext()
+        if ctx.free_bits > 0 and not self.capabilities.kl_per_dim:
+            raise ConfigError(f"free bits are set per latent dimension, but model {self.config.name!r} has no "
+                              "KL per dimension (its rate is a Monte Carlo estimate of the whole KL)")
+        out = self.objective(x, y, ctx)
         out["nelbo"] = out["distortion"] + out["rate"]
         out["elbo"] = -out["nelbo"]
         return out
@@ -205,13 +265,14 @@ class VAE(nn.Module):
         Returns:
             log_px: ``(k, B)`` log p(x | z_i).
             log_ratio: ``(k, B, Z)`` log p(z_i) - log q(z_i | x) per latent dimension (its negative
-            mean over draws is a Monte Carlo KL per dimension).
+            mean over draws is a Monte Carlo KL per dimension), or ``(k, B, 1)`` for the whole
+            latent when the KL does not factorize; p is :meth:`prior`, as in the training rate.
         """
-        q = self.encode(x, y)
-        z = q.rsample(k)  # (k, B, Z)
+        q, p = self.encode(x, y), self.prior()
+        z, log_q = draw(q, p, k)  # (k, B, Z), (k, B) or None
         y_rep = None if y is None else repeat_batch(y, k)
         log_px = self.decode(z.flatten(0, 1), y_rep).log_prob(repeat_batch(x, k)).view(k, x.shape[0])
-        return log_px, self.prior(1, x.device).log_prob_dims(z) - q.log_prob_dims(z)
+        return log_px, log_ratio_dims(q, p, z, log_q)
 
     # --- auxiliary networks (e.g. the FactorVAE discriminator) -------------------------------------
     def auxiliary_parameters(self) -> list[nn.Parameter]:
@@ -230,12 +291,20 @@ class VAE(nn.Module):
     # --- conveniences --------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, n: int, y: torch.Tensor | None = None, temperature: float = 1.0,
-               mean: bool = True) -> torch.Tensor:
-        """``n`` draws from the model: z ~ p(z) (scaled by ``temperature``), then E[x|z] or x ~ p(x|z)."""
-        device = device_of(self)
-        z = self.prior(n, device).rsample(temperature=temperature)
+               mean: bool = True, prior=None) -> torch.Tensor:
+        """``n`` draws from the model: z ~ p(z) (scaled by ``temperature``), then E[x|z] or x ~ p(x|z).
+
+        ``prior`` replaces :meth:`prior` for this draw (e.g. a post-hoc density of the aggregate
+        posterior, :mod:`vaekit.latent.posthoc`).
+        """
+        z = (self.prior() if prior is None else prior).sample(n, temperature)  # (n, Z)
         px = self.decode(z, y)
         return px.mean if mean else px.sample()
+
+    def latent_summary(self, mu: torch.Tensor) -> dict[str, float]:
+        """Model-specific statistics of posterior means ``mu (N, Z)`` for evaluation (hook; VQ-VAE reports
+        codebook usage). Default: none."""
+        return {}
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

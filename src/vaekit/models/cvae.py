@@ -90,7 +90,7 @@ class CVAE(VAE):
 
     @torch.no_grad()
     def sample(self, n: int, y: torch.Tensor | int | list | None = None, temperature: float = 1.0,
-               mean: bool = True) -> torch.Tensor:
+               mean: bool = True, prior=None) -> torch.Tensor:
         """``n`` draws of class ``y``: an int (all the same class) or ``n`` labels; required."""
         device = device_of(self)
         if y is None:
@@ -100,4 +100,4 @@ class CVAE(VAE):
             y = y.expand(n)
         if y.shape != (n,):
             raise DataError(f"cvae.sample: expected {n} labels, got shape {tuple(y.shape)}")
-        return super().sample(n, y=y, temperature=temperature, mean=mean)
+        return super().sample(n, y=y, temperature=temperature, mean=mean, prior=prior)

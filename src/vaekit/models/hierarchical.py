@@ -2,7 +2,7 @@
 
 Generative model with L stochastic layers (z_1 nearest the data, z_L on top)::
 
-    p(x, z) = p(x | z_1) * prod_{l<L} p(z_l | z_{l+1}) * p(z_L),   p(z_L) = N(0, I)
+    p(x, z) = p(x | z_1) * prod_{l<L} p(z_l | z_{l+1}) * p(z_L),   p(z_L) = the model's prior() (N(0, I))
 
 with learned Gaussian conditional priors p(z_l | z_{l+1}) = N(mu_p, sigma_p) computed from top-down
 features h_l = f_l(z_{l+1}) (LVAE Eq. 1-3). Inference runs bottom-up once, giving deterministic
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..distributions import DiagonalGaussian
+from ..distributions import DiagonalGaussian, log_ratio_dims, rate_dims
 from ..errors import ConfigError
 from ..likelihoods import Likelihood
 from ..nets import Decoder, Encoder, mlp
@@ -82,7 +82,7 @@ class Layer:
 
     z: torch.Tensor
     q: DiagonalGaussian
-    p: DiagonalGaussian
+    p: object
 
 
 def precision_weighted(a: DiagonalGaussian, b: DiagonalGaussian) -> DiagonalGaussian:
@@ -197,8 +197,7 @@ class HierarchicalVAE(VAE):
     def top_down(self, d: list[torch.Tensor], use_mean: bool = False) -> list[Layer]:
         """Posterior samples (or means) of every layer, bottom first, from bottom-up features ``d``."""
         q = self.posterior_head(len(d) - 1, d[-1])
-        p = DiagonalGaussian.standard(q.mu.shape, device=q.mu.device, dtype=q.mu.dtype)
-        layers = [Layer(q.mean if use_mean else q.rsample(), q, p)]
+        layers = [Layer(q.mean if use_mean else q.rsample(), q, self.prior())]
         for l in reversed(range(len(d) - 1)):
             q, p = self.merge(l, d[l], layers[0].z)
             layers.insert(0, Layer(q.mean if use_mean else q.rsample(), q, p))
@@ -228,7 +227,7 @@ class HierarchicalVAE(VAE):
     def elbo_terms(self, x: torch.Tensor, y: torch.Tensor | None = None) -> ElboTerms:
         """log p(x | z_1) and KL(q(z_l | .) || p(z_l | z_{l+1})) per layer, concatenated bottom first."""
         layers = self.top_down(self.bottom_up(x))
-        kl = torch.cat([layer.q.kl_dims(layer.p) for layer in layers], dim=1)  # (B, sum Z_l)
+        kl = torch.cat([rate_dims(layer.q, layer.p, layer.z) for layer in layers], dim=1)  # (B, sum Z_l)
         return ElboTerms(log_px=self.observe(layers[0].z).log_prob(x), kl=kl, z=layers[-1].z,
                          posterior=layers[-1].q)
 
@@ -236,12 +235,12 @@ class HierarchicalVAE(VAE):
                          k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """log p(x | z_1) and sum_l [log p(z_l | z_{l+1}) - log q(z_l | .)] per unit, for k draws.
 
-        Returns ``(k, B)`` and ``(k, B, sum Z_l)``; p(z_L) = N(0, I) closes the chain.
+        Returns ``(k, B)`` and ``(k, B, sum Z_l)``; p(z_L) = :meth:`prior` closes the chain.
         """
         b = x.shape[0]
         layers = self.top_down([repeat_batch(d, k) for d in self.bottom_up(x)])  # each z: (k * B, Z_l)
         log_px = self.observe(layers[0].z).log_prob(repeat_batch(x, k)).view(k, b)
-        log_ratio = torch.cat([l.p.log_prob_dims(l.z) - l.q.log_prob_dims(l.z) for l in layers], dim=1)
+        log_ratio = torch.cat([log_ratio_dims(l.q, l.p, l.z) for l in layers], dim=1)
         return log_px, log_ratio.view(k, b, -1)
 
     # --- conveniences ----------------------------------------------------------------------------
@@ -257,9 +256,9 @@ class HierarchicalVAE(VAE):
 
     @torch.no_grad()
     def sample(self, n: int, y: torch.Tensor | None = None, temperature: float = 1.0,
-               mean: bool = True) -> torch.Tensor:
-        """Ancestral sampling z_L -> ... -> z_1 -> x, every layer's noise scaled by ``temperature``."""
-        w = next(self.parameters())
-        z_top = DiagonalGaussian.standard((n, self.latent_dim), w.device, w.dtype).rsample(temperature=temperature)
+               mean: bool = True, prior=None) -> torch.Tensor:
+        """Ancestral sampling z_L -> ... -> z_1 -> x, every layer's noise scaled by ``temperature``;
+        z_L from ``prior`` when given (e.g. a post-hoc density), else from :meth:`prior`."""
+        z_top = (self.prior() if prior is None else prior).sample(n, temperature)  # (n, Z_L)
         px = self.observe(self.descend(z_top, temperature))
         return px.mean if mean else px.sample()
