@@ -79,7 +79,7 @@ class Encoder(nn.Module):
 
     def __init__(self, cfg: NetConfig, shape: tuple[int, ...], latent_dim: int, cond_dim: int = 0) -> None:
         super().__init__()
-        self.body, features = (_mlp_body(cfg, shape) if cfg.body == "mlp" else _conv_body(cfg, shape))
+        self.body, features = encoder_body(cfg, shape)
         self.head = nn.Linear(features + cond_dim, 2 * latent_dim)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,6 +88,11 @@ class Encoder(nn.Module):
             h = torch.cat([h, cond], dim=1)  # (B, F + c)
         mu, logvar = self.head(h).chunk(2, dim=1)  # (B, Z) each
         return mu, logvar
+
+
+def encoder_body(cfg: NetConfig, shape: tuple[int, ...]) -> tuple[nn.Module, int]:
+    """The encoder's feature extractor ``(B, *shape) -> (B, F)`` (MLP or conv) and its width F."""
+    return _mlp_body(cfg, shape) if cfg.body == "mlp" else _conv_body(cfg, shape)
 
 
 def _mlp_body(cfg: NetConfig, shape: tuple[int, ...]) -> tuple[nn.Module, int]:

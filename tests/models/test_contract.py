@@ -32,6 +32,11 @@ TINY = {
     "hierarchical_iwae": {"lower_latent_dims": [5], "ladder_hidden": [8], "k": 3},
     "beta_tcvae": {"beta": 3.0},
     "factor_vae": {"gamma": 2.0, "disc_hidden": [16, 16]},
+    "vampprior": {"n_pseudo": 4},
+    "mog_prior": {"n_components": 3},
+    "iaf": {"n_flows": 2, "flow_hidden": [8], "context_dim": 4},
+    "pixelcnn_vae": {"ar_channels": 4, "ar_layers": 2, "cond_channels": 2},
+    "vq_vae": {"code_grid": [2, 2], "codebook_size": 5, "prior_channels": 8, "prior_layers": 2},
 }
 #: (body options, sample shape): MLP and conv bodies, flat and image data.
 GEOMETRIES = {
@@ -94,7 +99,11 @@ def test_shapes_and_finite_terms(variant, likelihood, geometry):
     model, x, y = make(variant, likelihood, geometry)
     z_dim = model.latent_dim
     q = model.encode(x, y)
-    assert q.mu.shape == q.logvar.shape == (6, z_dim)
+    assert q.mean.shape == (6, z_dim)
+    if model.capabilities.gaussian_posterior:
+        assert q.mu.shape == q.logvar.shape == (6, z_dim)
+    z, log_q = q.rsample_with_log_prob()
+    assert z.shape == (6, z_dim) and log_q.shape == (6,) and torch.isfinite(log_q).all()
     assert model.decode(q.rsample(), y).mean.shape == x.shape
     out = model.loss(x, y, CTX)
     assert {"loss", "elbo", "nelbo", "rate", "distortion"} <= set(out)
@@ -138,7 +147,7 @@ def test_save_load_round_trip(variant, likelihood, geometry, tmp_path):
         first = a.loss(x, y, CTX)["loss"]
         torch.manual_seed(1)
         assert torch.equal(first, b.loss(x, y, CTX)["loss"])
-    torch.testing.assert_close(loaded.encode(x, y).mu, model.encode(x, y).mu, rtol=0, atol=0)
+    torch.testing.assert_close(loaded.encode(x, y).mean, model.encode(x, y).mean, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("variant,likelihood,geometry", CASES)

@@ -12,7 +12,8 @@ from ..tabular.codec import TableCodec
 from ..tabular.likelihood import ColumnLayout
 from . import vae  # noqa: F401  (registers "vae"; imported first so it lists first)
 from . import beta_vae, cvae, factor_vae, hierarchical, iwae, tcvae  # noqa: F401  (register the variants)
-from .base import MODELS, VAE, ElboTerms, LossContext, ModelConfig, free_bits_kl
+from . import iaf, mog_prior, pixelcnn_vae, vampprior, vq_vae  # noqa: F401  (priors, posteriors, decoders)
+from .base import MODELS, VAE, Capabilities, ElboTerms, LossContext, ModelConfig, free_bits_kl, require
 from .presets import PRESETS
 
 
@@ -52,5 +53,5 @@ def meta_model(config: ModelConfig, sample_shape: tuple[int, ...], n_classes: in
         return MODELS.get(config.name)(config, sample_shape, n_classes, columns=layout)
 
 
-__all__ = ["MODELS", "PRESETS", "VAE", "ElboTerms", "LossContext", "ModelConfig", "build_model", "free_bits_kl",
-           "meta_model"]
+__all__ = ["MODELS", "PRESETS", "VAE", "Capabilities", "ElboTerms", "LossContext", "ModelConfig", "build_model",
+           "free_bits_kl", "meta_model", "require"]
