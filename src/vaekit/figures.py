@@ -101,26 +101,30 @@ def reconstruction_figure(model: VAE, x: torch.Tensor, y: torch.Tensor | None, p
 
 
 def samples_figure(model: VAE, pre: Preprocessor, n: int = 64, label: int | None = None,
-                   temperature: float = 1.0, mean: bool = True, ncol: int = 8, names: Names = NO_NAMES):
+                   temperature: float = 1.0, mean: bool = True, ncol: int = 8, names: Names = NO_NAMES,
+                   prior=None, prior_name: str | None = None):
     """``n`` prior samples (decoder means by default, or random draws) in rows of ``ncol``.
 
     A conditional model without ``label`` gets one labelled row per class, ceil(n / classes) samples each.
-    The grid's size is checked (images) before anything is decoded.
+    The grid's size is checked (images) before anything is decoded. ``prior`` replaces the model's own
+    p(z) (e.g. a post-hoc density, :func:`vaekit.posthoc.fit_aggregate_prior`; ``prior_name`` then names
+    it in the title).
     """
     per_class = model.conditional and label is None
     if len(model.sample_shape) == 3:
         per = math.ceil(n / model.n_classes) if per_class else min(ncol, n)
         check_grid(per * model.n_classes if per_class else n, per, *model.sample_shape[1:])
     what = "decoder means E[x|z]" if mean else "draws x ~ p(x|z)"
+    source = prior_name or model.prior_name
     if per_class:
         per = math.ceil(n / model.n_classes)
-        x = torch.stack([latent.sample(model, per, k, temperature, mean) for k in range(model.n_classes)])
-        return grid_figure(x, pre, f"Prior samples per class ({what}, temperature {temperature:g})",
+        x = torch.stack([latent.sample(model, per, k, temperature, mean, prior) for k in range(model.n_classes)])
+        return grid_figure(x, pre, f"Samples per class, z from {source} ({what}, temperature {temperature:g})",
                            [names.label(k) for k in range(model.n_classes)], ylabel="class", names=names)
-    x = latent.sample(model, n, label=label, temperature=temperature, mean=mean)
+    x = latent.sample(model, n, label=label, temperature=temperature, mean=mean, prior=prior)
     cond = f", class {names.label(label)}" if label is not None else ""
-    return grid_figure(_rows(x, min(ncol, n)), pre, f"{n} prior samples ({what}, temperature {temperature:g}{cond})",
-                       names=names)
+    return grid_figure(_rows(x, min(ncol, n)), pre,
+                       f"{n} samples, z from {source} ({what}, temperature {temperature:g}{cond})", names=names)
 
 
 def interpolation_figure(model: VAE, x0: torch.Tensor, x1: torch.Tensor, pre: Preprocessor, steps: int = 10,
@@ -147,38 +151,60 @@ def traversal_figure(model: VAE, x: torch.Tensor, y: torch.Tensor | None, pre: P
                      centre: tuple[torch.Tensor, torch.Tensor | None] | None = None, span: float = 3.0,
                      steps: int = 9, include_inactive: bool = False, max_dims: int | None = None,
                      label: int | None = None, centre_name: str = "the chosen item", names: Names = NO_NAMES):
-    """Each latent dimension swept over [-span, span], rows ordered by mean KL over ``x``.
+    """Each latent dimension swept over [-span, span] prior standard deviations, rows ordered by use.
+
+    Use is the mean KL over ``x`` where the rate factorizes per dimension, else the variance of the
+    posterior means (:func:`_use`); values are m_j + v * s_j with the prior's mean m and standard
+    deviation s per dimension (v from -span to span; plain values for N(0, I)).
 
     Args:
-        x, y: a batch (model space) to measure each dimension's KL on.
+        x, y: a batch (model space) to measure each dimension's use on.
         centre: ``(x_c, y_c)``, one input ``(*shape)`` and its label (or None) whose posterior mean is
-            the centre of the sweeps; None centres them on z = 0.
+            the centre of the sweeps; None centres them on the prior mean.
         include_inactive: also show inactive dimensions (see :func:`vaekit.models.usage.active_units`).
-        max_dims: show at most this many dimensions (the highest-KL ones).
+        max_dims: show at most this many dimensions (the most used ones).
         label: label of the decoded images for conditional models (default: the centre's, or 0).
         names: class names (conditional models) and column names (tabular data).
     """
-    kl = latent.kl_per_dim(model, x, y)  # (Z,)
+    m, s = latent.prior_scale(model)  # ConfigError for models without a continuous latent
+    use, name = _use(model, x, y)  # (Z,)
     active = None if include_inactive or len(x) < 2 else latent.active_units(model.encode(x, y).mean)["active"]
-    dims = latent.kl_order(kl, active)[:max_dims]
+    dims = latent.kl_order(use, active)[:max_dims]
     if len(dims) == 0:
-        dims = latent.kl_order(kl)[:1]  # posterior collapse: still show the top dimension
+        dims = latent.kl_order(use)[:1]  # posterior collapse: still show the top dimension
     z0, yc = _centre(model, centre, label)
-    values = torch.linspace(-span, span, steps)
+    v = torch.linspace(-span, span, steps)
+    values = m[dims, None] + s[dims, None] * v.to(s)  # (R, C)
     out = latent.traverse(model, z0, dims, values, yc)
     hidden = model.latent_dim - len(dims)
-    where = "z = 0" if centre is None else f"the posterior mean of {centre_name}"
-    note = f"; {hidden} inactive or lower-KL dimensions hidden" if hidden else ""
+    where = f"the prior mean ({model.prior_name})" if centre is None else f"the posterior mean of {centre_name}"
+    note = f"; {hidden} inactive or less used dimensions hidden" if hidden else ""
     cond = "" if yc is None else f", class {names.label(int(yc.reshape(-1)[0]))}"
-    return grid_figure(out, pre, f"Latent traversals around {where} (ordered by KL{note}{cond})",
-                       [f"z{int(d)} (KL {float(kl[d]):.3f})" for d in dims], [f"{v:+.1f}" for v in values.tolist()],
-                       xlabel="value of the swept dimension", ylabel="dimension (mean KL, nats)", names=names)
+    unit = "" if _standard(m, s) else " prior s.d."
+    return grid_figure(out, pre, f"Latent traversals around {where} (ordered by {name}{note}{cond})",
+                       [f"z{int(d)} ({name} {float(use[d]):.3f})" for d in dims],
+                       [f"{t:+.1f}{unit}" for t in v.tolist()],
+                       xlabel="value of the swept dimension", ylabel=f"dimension ({name})", names=names)
+
+
+def _use(model: VAE, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, str]:
+    """How much each latent dimension is used over ``x``: ``((Z,), name)``. The mean KL per dimension
+    (nats) where the rate factorizes, else the variance of the posterior means, Var_x E_q[z_j]."""
+    if model.capabilities.kl_per_dim:
+        return latent.kl_per_dim(model, x, y), "KL"
+    mu = latent.posterior_mean(model, x, y)  # (B, Z)
+    return (mu.var(0) if len(mu) > 1 else torch.zeros_like(mu[0])), "Var mu"
+
+
+def _standard(m: torch.Tensor, s: torch.Tensor) -> bool:
+    """Whether prior means ``m`` and standard deviations ``s`` are those of N(0, I)."""
+    return bool((m == 0).all() and (s == 1).all())
 
 
 def _centre(model: VAE, centre, label: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The sweeps' centre ``(Z,)`` and the label ``(1,)`` to decode with (None for unconditional models)."""
     if centre is None:
-        return torch.zeros(model.latent_dim, device=device_of(model)), latent.labels_for(model, 1, label)
+        return latent.prior_scale(model)[0], latent.labels_for(model, 1, label)
     xc, yc = centre
     yc = None if yc is None else yc.reshape(1)
     z0 = latent.posterior_mean(model, xc[None], yc)[0]
@@ -188,12 +214,17 @@ def _centre(model: VAE, centre, label: int | None) -> tuple[torch.Tensor, torch.
 
 def manifold_figure(model: VAE, pre: Preprocessor, n: int = 15, label: int | None = None,
                     names: Names = NO_NAMES):
-    """The decoded n x n grid of Gaussian quantiles of a 2-D latent space (Kingma & Welling 2014, Fig. 4)."""
+    """The decoded n x n grid of Gaussian quantiles of a 2-D latent space (Kingma & Welling 2014, Fig. 4),
+    placed by the prior's mean and standard deviation (:func:`latent.manifold`)."""
     y = latent.labels_for(model, 1, label)  # class 0 by default
     x = latent.manifold(model, n, y=y)
-    v = [f"{t:+.1f}" for t in latent.manifold_values(n).tolist()]
+    m, s = latent.prior_scale(model)
+    q = latent.manifold_values(n)
+    cols, rows = [[f"{t:+.1f}" for t in (m[j] + s[j] * q.to(s)).tolist()] for j in (0, 1)]
     cond = "" if y is None else f", class {names.label(int(y))}"
-    return grid_figure(x, pre, f"Learned 2-D manifold (z at Gaussian quantiles 5%..95%{cond})", v[::-1], v,
+    where = "Gaussian quantiles 5%..95%" if _standard(m, s) else \
+        f"Gaussian quantiles 5%..95% scaled to the prior's mean and s.d., {model.prior_name}"
+    return grid_figure(x, pre, f"Learned 2-D manifold (z at {where}{cond})", rows[::-1], cols,
                        xlabel="z0", ylabel="z1", names=names)
 
 

@@ -117,27 +117,35 @@ def _pictures(run: Run, ds: Dataset | None, history: list[dict]) -> list[str]:
                            f"The first 16 examples of {_esc(ds.name or 'the data')} and their reconstructions."))
     per_class = " (one row per class)" if model.conditional else ""
     out.append(_figure("Samples", figures.samples_figure(model, pre, 64, names=names),
-                       f"Decoder means of 64 draws from the prior N(0, I){per_class}."))
+                       f"Decoder means of 64 draws from the model's prior, {_esc(model.prior_name)}{per_class}."))
     if ds is not None:
         out += _latent_figures(run, ds, x, y, names)
     return out
 
 
 def _latent_figures(run: Run, ds: Dataset, x: torch.Tensor, y: torch.Tensor | None, names: figures.Names) -> list[str]:
-    model, pre = run.model, run.preprocessor
-    kl = latent.kl_per_dim(model, x, y)
+    model, pre, caps = run.model, run.preprocessor, run.model.capabilities
+    if not caps.continuous_latent:
+        return [f"<p class=\"note\">Latent-space pictures left out: model {_esc(model.config.name)} has a "
+                "discrete code, not a vector of real numbers to sweep or project.</p>"]
     usage = latent.active_units(model.encode(x, y).mean) if len(x) > 1 else None
     active = None if usage is None else usage["active"]
     count = "" if usage is None else (f"{usage['active_units']} of {model.latent_dim} dimensions are active "
                                       f"(variance of the posterior means above {usage['threshold']:g}); ")
-    out = [_figure("KL per latent dimension", figures.kl_figure(kl, active),
-                   f"{count}mean KL over {len(x)} examples, in nats.")]
+    if caps.kl_per_dim:
+        kl = latent.kl_per_dim(model, x, y)
+        out = [_figure("KL per latent dimension", figures.kl_figure(kl, active),
+                       f"{count}mean KL over {len(x)} examples, in nats.")]
+    else:
+        out = [f"<p class=\"note\">{count}no KL per latent dimension: this model's rate is a Monte Carlo "
+               "estimate of the whole KL; traversals are ordered by the variance of the posterior means.</p>"]
     if model.latent_dim == 2:
         out.append(_figure("Learned manifold", figures.manifold_figure(model, pre, names=names),
                            "Decoder means over a grid of prior quantiles of the two latent dimensions."))
     out.append(_figure("Latent traversals", figures.traversal_figure(model, x, y, pre, max_dims=10, names=names),
-                       "Each row sweeps one latent dimension from -3 to 3 with the others at 0; "
-                       "rows are ordered by the dimension's mean KL (at most 10 shown)."))
+                       "Each row sweeps one latent dimension from -3 to 3 prior standard deviations around the "
+                       "prior mean, the others held there; rows are ordered by the dimension's mean KL (or, "
+                       "without a KL per dimension, by the variance of its posterior means; at most 10 shown)."))
     if model.latent_dim >= 2 and len(x) >= 3:
         emb = latent.embed(model, ds, pre, index=torch.arange(len(x)))
         proj = figures.projection_figure(latent.project(emb.mu), emb.y, names=names)

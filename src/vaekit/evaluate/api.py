@@ -23,6 +23,9 @@ from .likelihood import DEFAULT_BUDGET, elbo_per_example, iw_log_likelihood, mod
 log = logging.getLogger(__name__)
 #: Fraction of the split held out for the probe when the evaluated split is the training split.
 PROBE_HOLDOUT = 0.2
+#: Keys of the importance-sampling section (all None for a model without a density bound).
+IW_KEYS = ("nll", "nll_se", "nll_bpd", "iw_samples", "iw_examples", "iw_subset_nelbo", "iw_budget", "iw_seconds",
+           "iw_samples_per_second")
 
 
 def evaluate(run: str | Path | Run, data: str | None = None, split: str = "test", iw_samples: int = 5000,
@@ -53,7 +56,10 @@ def evaluate(run: str | Path | Run, data: str | None = None, split: str = "test"
         non-image data, probe metrics of unlabelled data) are None. Nats are per example; ``*_se``
         are standard errors over examples. ``kl_per_dim`` covers every stochastic layer (bottom
         first); active units, ``posterior_mean_variance`` and the probe use ``encode(x).mean`` (the
-        top layer of a hierarchical model).
+        top layer of a hierarchical model). What a model's :class:`~vaekit.models.Capabilities` rule
+        out is None: the NLL without a density bound, KL per dimension where the rate does not
+        factorize (``rate_estimator`` says which), active units of a discrete code; a point-mass
+        posterior is evaluated with one importance sample (``iw_samples`` records it).
     """
     _check_counts(iw_samples=iw_samples, iw_examples=iw_examples, budget=budget, batch_size=batch_size,
                   probe_max_fit=probe_max_fit, threads=threads)
@@ -68,7 +74,7 @@ def evaluate(run: str | Path | Run, data: str | None = None, split: str = "test"
         terms = elbo_per_example(run.model, ds.x, ds.y, transform=run.preprocessor, batch_size=batch_size, seed=seed)
         out.update(_elbo_section(terms, run.model))
         out.update(_iw_section(run, ds, terms, iw_samples, iw_examples, seed, budget))
-        out.update(_latent_section(terms))
+        out.update(_latent_section(run.model, terms))
         out.update(_probe_section(run, splits, ds, split, terms["mu"], probe, probe_max_fit, seed, batch_size))
     out["seconds"] = time.perf_counter() - t0
     return out
@@ -122,6 +128,13 @@ def _elbo_section(terms: dict[str, torch.Tensor], model: VAE) -> dict:
 
 def _iw_section(run: Run, ds: Dataset, terms: dict[str, torch.Tensor], k: int, m: int | None,
                 seed: int, budget: int) -> dict:
+    caps = run.model.capabilities
+    if not caps.density_bound:
+        log.info("model %s has no density bound: NLL left out", run.config.model.name)
+        return dict.fromkeys(IW_KEYS)
+    if not caps.stochastic_posterior and k > 1:
+        log.info("q(z|x) is a point mass: one importance sample gives the bound (not %d)", k)
+        k = 1
     idx = subset_index(len(ds), m, seed)
     y = None if ds.y is None else ds.y[idx]
     log.info("importance-sampled NLL: K=%d on %d examples", k, len(idx))
@@ -136,11 +149,16 @@ def _iw_section(run: Run, ds: Dataset, terms: dict[str, torch.Tensor], k: int, m
             "iw_samples_per_second": k * len(idx) / max(seconds, 1e-9)}
 
 
-def _latent_section(terms: dict[str, torch.Tensor]) -> dict:
-    au = active_units(terms["mu"], ACTIVE_THRESHOLD) if terms["mu"].shape[0] > 1 else None
+def _latent_section(model: VAE, terms: dict[str, torch.Tensor]) -> dict:
+    """Active units (continuous latents), KL per dimension (where the rate factorizes), the model's own
+    latent statistics (e.g. VQ-VAE codebook usage) and how the rate was computed."""
+    caps = model.capabilities
+    au = active_units(terms["mu"], ACTIVE_THRESHOLD) if terms["mu"].shape[0] > 1 and caps.continuous_latent else None
     return {"active_units": None if au is None else au["active_units"], "active_threshold": ACTIVE_THRESHOLD,
             "posterior_mean_variance": None if au is None else au["mean_variance"],
-            "kl_per_dim": terms["kl"].mean(0).tolist()}
+            "kl_per_dim": terms["kl"].mean(0).tolist() if caps.kl_per_dim else None,
+            "rate_estimator": "closed form" if caps.kl_per_dim else "Monte Carlo (one sample per example)",
+            "prior": model.prior_name, "latent_summary": model.latent_summary(terms["mu"])}
 
 
 def _probe_section(run: Run, splits: Splits, ds: Dataset, split: str, mu: torch.Tensor, enabled: bool,

@@ -83,9 +83,13 @@ def per_sample_elements(model: VAE, x: torch.Tensor, y: torch.Tensor | None = No
     """Elements of the largest tensor one importance sample of one example makes inside ``log_weights``.
 
     Measured with forward hooks on every module during ``log_weights(x[:1], y[:1], k=1)``: the
-    widest layer output, or the data dimensions if larger (likelihood terms are that size).
+    widest layer output, or the data dimensions if larger (likelihood terms are that size). A first
+    call without hooks fills the caches of models that compute their prior once per parameter state
+    (the VampPrior encodes its K pseudo-inputs then), so that pass is not taken for a per-sample one.
     """
     sizes = [math.prod(x.shape[1:])]
+    with seeded(0, x.device):
+        model.log_weights(x[:1], None if y is None else y[:1], 1)
 
     def record(module, inputs, output) -> None:
         outputs = output if isinstance(output, (tuple, list)) else (output,)
@@ -180,12 +184,14 @@ def elbo_per_example(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None,
                      seed: int = 0, common_noise: bool = False) -> dict[str, torch.Tensor]:
     """One-sample ELBO terms and posterior means per example (Kingma & Welling 2014, Eq. 7).
 
-    Uses the model's ``elbo_terms`` (analytic KL per latent dimension, all stochastic layers) and
+    Uses the model's ``elbo_terms`` (the rate against its prior: closed-form KL per latent dimension,
+    all stochastic layers, or one Monte Carlo column where it does not factorize) and
     ``encode(x).mean``, whatever the training objective. ``common_noise``: as for
     :func:`iw_log_likelihood`.
 
     Returns:
-        ``log_px (N,)`` (reconstruction term), ``kl (N, Z_total)`` and ``mu (N, Z)``, float64 on CPU.
+        ``log_px (N,)`` (reconstruction term), ``kl (N, Z_total)`` (or ``(N, 1)``) and ``mu (N, Z)``,
+        float64 on CPU.
     """
     parts: dict[str, list[torch.Tensor]] = {"log_px": [], "kl": [], "mu": []}
     n = x.shape[0]

@@ -23,12 +23,13 @@ from .inputs import batch, choose, load_images, load_split
 from ..models.usage import ACTIVE_THRESHOLD, active_units, kl_per_dim
 from .ops import (INTERPOLATIONS, arithmetic, attribute_vector, decode_mean, interpolate,
                   interpolate_latent, kl_order, labels_for, lerp, manifold, manifold_values,
-                  posterior_mean, reconstruct, sample, slerp, traverse)
+                  posterior_mean, prior_scale, reconstruct, sample, slerp, traverse)
 from .tables import fidelity, impute, impute_draws, synthesize
 
 __all__ = [
-    "ACTIVE_THRESHOLD", "INTERPOLATIONS", "PROJECTIONS", "Embedding", "Projection", "arithmetic", "attribute_vector",
-    "batch", "choose", "decode_mean", "embed", "fidelity", "impute", "impute_draws", "interpolate", "active_units", "interpolate_latent", "kl_order", "kl_per_dim",
-    "labels_for", "lerp", "load_images", "load_split", "manifold", "manifold_values", "posterior_mean",
-    "project", "reconstruct", "sample", "save_embedding", "slerp", "synthesize", "traverse",
+    "ACTIVE_THRESHOLD", "INTERPOLATIONS", "PROJECTIONS", "Embedding", "Projection", "active_units", "arithmetic",
+    "attribute_vector", "batch", "choose", "decode_mean", "embed", "fidelity", "impute", "impute_draws",
+    "interpolate", "interpolate_latent", "kl_order", "kl_per_dim", "labels_for", "lerp", "load_images",
+    "load_split", "manifold", "manifold_values", "posterior_mean", "prior_scale", "project", "reconstruct",
+    "sample", "save_embedding", "slerp", "synthesize", "traverse",
 ]

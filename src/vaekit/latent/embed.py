@@ -28,14 +28,15 @@ class Embedding:
     """Posterior parameters of a set of examples.
 
     Attributes:
-        mu: ``(N, Z)`` posterior means E_q[z | x].
-        logvar: ``(N, Z)`` posterior log-variances.
+        mu: ``(N, Z)`` posterior means E_q[z | x] (``q.mean``: the flow of the base mean for a flow
+            posterior, the code vectors for VQ-VAE).
+        logvar: ``(N, Z)`` posterior log-variances, or None when q(z | x) is not a diagonal Gaussian.
         y: ``(N,)`` labels, or None.
         index: ``(N,)`` positions of the examples in their dataset.
     """
 
     mu: torch.Tensor
-    logvar: torch.Tensor
+    logvar: torch.Tensor | None
     y: torch.Tensor | None
     index: torch.Tensor
 
@@ -53,18 +54,22 @@ def embed(model: VAE, ds: Dataset, pre: Preprocessor, batch_size: int = 1000,
             y = None if ds.y is None else ds.y[idx].to(device)
             q = model.encode(pre(ds.x[idx].to(device)), y)
             mus.append(q.mean.cpu())
-            logvars.append(q.logvar.cpu())
+            if model.capabilities.gaussian_posterior:
+                logvars.append(q.logvar.cpu())
             bar.update(len(idx))
     y = None if ds.y is None else ds.y[index].cpu()
-    return Embedding(mu=torch.cat(mus), logvar=torch.cat(logvars), y=y, index=index)
+    return Embedding(mu=torch.cat(mus), logvar=torch.cat(logvars) if logvars else None, y=y, index=index)
 
 
 def save_embedding(emb: Embedding, path: str | Path) -> tuple[Path, Path]:
     """Write ``PATH.npz`` (arrays ``mu``, ``logvar``, ``index`` and ``labels`` when labelled) and ``PATH.csv``
-    (columns ``index, label, mu_0.., logvar_0..``); ``path``'s suffix is replaced. Returns both paths."""
+    (columns ``index, label, mu_0.., logvar_0..``; no log-variances for non-Gaussian posteriors);
+    ``path``'s suffix is replaced. Returns both paths."""
     path = Path(path)
     npz, table = path.with_suffix(".npz"), path.with_suffix(".csv")
-    arrays = {"mu": emb.mu.numpy(), "logvar": emb.logvar.numpy(), "index": emb.index.numpy()}
+    arrays = {"mu": emb.mu.numpy(), "index": emb.index.numpy()}
+    if emb.logvar is not None:
+        arrays["logvar"] = emb.logvar.numpy()
     if emb.y is not None:
         arrays["labels"] = emb.y.numpy()
     buf = io.BytesIO()
@@ -76,11 +81,13 @@ def save_embedding(emb: Embedding, path: str | Path) -> tuple[Path, Path]:
 
 def _csv_text(emb: Embedding) -> str:
     z = emb.mu.shape[1]
+    z_var = 0 if emb.logvar is None else z
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["index", "label", *(f"mu_{j}" for j in range(z)), *(f"logvar_{j}" for j in range(z))])
+    writer.writerow(["index", "label", *(f"mu_{j}" for j in range(z)), *(f"logvar_{j}" for j in range(z_var))])
     labels = [""] * len(emb.index) if emb.y is None else emb.y.tolist()
-    for i, label, mu, logvar in zip(emb.index.tolist(), labels, emb.mu.tolist(), emb.logvar.tolist()):
+    logvars = [[]] * len(emb.index) if emb.logvar is None else emb.logvar.tolist()
+    for i, label, mu, logvar in zip(emb.index.tolist(), labels, emb.mu.tolist(), logvars):
         writer.writerow([i, label, *(f"{v:.6g}" for v in mu), *(f"{v:.6g}" for v in logvar)])
     return out.getvalue()
 

@@ -2,7 +2,9 @@
 
 Every function takes a model (any registered VAE; conditional models get labels ``y``), works on the
 model's device and returns decoder means ``E[x | z]`` in model space (undo preprocessing for display
-with ``Preprocessor.invert``).
+with ``Preprocessor.invert``). Samples, traversal centres and scales and the manifold grid come from
+the model's own prior (``model.prior()``); what needs a continuous latent vector (interpolation,
+traversals, arithmetic) raises a :class:`ConfigError` for models without one (e.g. VQ-VAE).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import torch
 from ..device import device_of
 from ..errors import ConfigError, DataError
 from ..limits import check_int, check_real
-from ..models import VAE
+from ..models import VAE, require
 
 INTERPOLATIONS = ("lerp", "slerp")
 
@@ -34,12 +36,13 @@ def labels_for(model: VAE, n: int, label: int | None = None) -> torch.Tensor | N
 
 @torch.no_grad()
 def sample(model: VAE, n: int, label: int | None = None, temperature: float = 1.0,
-           mean: bool = True) -> torch.Tensor:
-    """``n`` samples: z ~ N(0, T^2 I), then E[x | z] (``mean``, the default as in ``model.sample``) or a
-    draw x ~ p(x | z). Returns ``(n, *shape)``."""
+           mean: bool = True, prior=None) -> torch.Tensor:
+    """``n`` samples: z ~ p(z) at temperature T (N(0, T^2 I) for the Gaussian prior), then E[x | z]
+    (``mean``, the default as in ``model.sample``) or a draw x ~ p(x | z). ``prior`` replaces the model's
+    (e.g. :func:`vaekit.posthoc.fit_aggregate_prior`). Returns ``(n, *shape)``."""
     check_int(n, "the number of samples", 1)
     check_real(temperature, "temperature", 0)
-    return model.sample(n, y=labels_for(model, n, label), temperature=temperature, mean=mean)
+    return model.sample(n, y=labels_for(model, n, label), temperature=temperature, mean=mean, prior=prior)
 
 
 @torch.no_grad()
@@ -105,6 +108,7 @@ def interpolate(model: VAE, x0: torch.Tensor, x1: torch.Tensor, steps: int = 10,
         y: a single label for conditional models (used for encoding both and decoding the path).
     Returns ``(steps, *shape)``; the first and last rows are the reconstructions of ``x0`` and ``x1``.
     """
+    require(model, "continuous_latent", "interpolation")
     y1 = None if y is None else y.reshape(1)
     z0 = posterior_mean(model, x0[None], y1)[0]  # (Z,)
     z1 = posterior_mean(model, x1[None], y1)[0]
@@ -123,16 +127,26 @@ def traverse(model: VAE, z0: torch.Tensor, dims: torch.Tensor, values: torch.Ten
     """Sweep single latent dimensions around ``z0`` (Higgins et al. 2017, Fig. 1 style traversals).
 
     Args:
-        z0: ``(Z,)`` the centre (a posterior mean, or zeros for the prior mode).
+        z0: ``(Z,)`` the centre (a posterior mean, or the prior mean).
         dims: ``(R,)`` dimensions to sweep, one row each.
-        values: ``(C,)`` values the swept dimension takes.
+        values: ``(C,)`` values the swept dimension takes, or ``(R, C)``, one row per dimension.
         y: a single label for conditional models.
     Returns ``(R, C, *shape)`` decoder means.
     """
-    r, c = len(dims), len(values)
+    require(model, "continuous_latent", "latent traversals")
+    r, c = len(dims), values.shape[-1]
     z = z0.expand(r, c, z0.shape[-1]).clone()  # (R, C, Z)
     z[torch.arange(r, device=z.device), :, dims.to(z.device)] = values.to(z).expand(r, c)
     return decode_mean(model, z, y)
+
+
+@torch.no_grad()
+def prior_scale(model: VAE) -> tuple[torch.Tensor, torch.Tensor]:
+    """The prior's mean and standard deviation per dimension, ``(Z,)`` each (0 and 1 for N(0, I)): the
+    centre and unit of traversals and of the manifold grid."""
+    require(model, "continuous_latent", "latent traversals")
+    prior = model.prior()
+    return prior.mean.reshape(-1), prior.stddev.reshape(-1)
 
 
 def manifold_values(n: int = 15, quantile: float = 0.05) -> torch.Tensor:
@@ -146,14 +160,18 @@ def manifold_values(n: int = 15, quantile: float = 0.05) -> torch.Tensor:
 def manifold(model: VAE, n: int = 15, quantile: float = 0.05, y: torch.Tensor | None = None) -> torch.Tensor:
     """The learned 2-D manifold (Kingma & Welling 2014, Fig. 4): decode an n x n grid of prior quantiles.
 
-    Row i, column j decodes z = (v[j], v[n - 1 - i]) with v = :func:`manifold_values`, so z1 grows to the
-    right and z2 upwards. Returns ``(n, n, *shape)``; needs a model with exactly 2 latent dimensions.
+    Row i, column j decodes z = m + s * (v[j], v[n - 1 - i]) with v = :func:`manifold_values` and m, s
+    the prior's mean and standard deviation (:func:`prior_scale`; exact Gaussian quantiles for N(0, I)),
+    so z1 grows to the right and z2 upwards. Returns ``(n, n, *shape)``; needs exactly 2 latent dimensions.
     """
-    if model.latent_dim != 2:
-        raise ConfigError(f"the manifold grid needs a 2-D latent space, this model has {model.latent_dim}")
+    if model.latent_dim != 2 or not model.capabilities.continuous_latent:
+        kind = "continuous" if model.capabilities.continuous_latent else "discrete-code"
+        raise ConfigError(f"the manifold grid needs a 2-D latent space of real numbers, this model has "
+                          f"{model.latent_dim} {kind} dimensions")
+    m, s = prior_scale(model)
     v = manifold_values(n, quantile).to(device_of(model))
     z = torch.stack([v[None, :].expand(n, n), v.flip(0)[:, None].expand(n, n)], dim=-1)  # (n, n, 2)
-    return decode_mean(model, z, y)
+    return decode_mean(model, m + s * z, y)
 
 
 def attribute_vector(mu: torch.Tensor, y: torch.Tensor, a: int, b: int) -> torch.Tensor:
@@ -177,6 +195,7 @@ def arithmetic(model: VAE, x: torch.Tensor, vector: torch.Tensor, scales: tuple[
 
     Scale 0 is the plain reconstruction ("before"), scale 1 adds the whole vector ("after").
     """
+    require(model, "continuous_latent", "latent arithmetic")
     mu = posterior_mean(model, x, y)  # (B, Z)
     s = torch.tensor(scales, device=mu.device, dtype=mu.dtype)
     z = mu[None] + s[:, None, None] * vector.to(mu)  # (S, B, Z)

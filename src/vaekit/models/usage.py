@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import DataError
-from .base import VAE
+from .base import VAE, require
 
 #: Burda et al. 2015 (Sec. 5.2): a unit is active when Cov_x(E_q[z_u | x]) > 0.01.
 ACTIVE_THRESHOLD = 0.01
@@ -36,10 +36,15 @@ def active_units(mu: torch.Tensor, threshold: float = ACTIVE_THRESHOLD) -> dict:
 
 @torch.no_grad()
 def kl_per_dim(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 1000) -> torch.Tensor:
-    """Mean KL(q(z_j | x) || p(z_j)) of each latent dimension over ``x (N, *shape)``: ``(Z,)`` nats."""
-    total = None
+    """Mean KL(q(z_j | x) || p(z_j)) of each latent dimension over ``x (N, *shape)``: ``(Z,)`` nats.
+
+    Against the model's prior (:meth:`VAE.prior`); needs a rate that factorizes per dimension
+    (``capabilities.kl_per_dim``), else a ConfigError.
+    """
+    require(model, "kl_per_dim", "a KL per latent dimension")
+    prior, total = model.prior(), None
     for start in range(0, x.shape[0], batch_size):
         yb = None if y is None else y[start:start + batch_size]
-        kl = model.encode(x[start:start + batch_size], yb).kl_dims().sum(0)  # (Z,)
+        kl = model.encode(x[start:start + batch_size], yb).kl_dims(prior).sum(0)  # (Z,)
         total = kl if total is None else total + kl
     return total / x.shape[0]

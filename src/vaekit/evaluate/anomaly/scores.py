@@ -10,7 +10,8 @@ Every score is "higher = more anomalous" and per example; all but ``recon`` are 
 - ``recon_nll``: -log p(x | z = mu(x)), the likelihood term at the posterior mean (no sampling, so
   the same row always gets the same score); for tables it is the sum of the per-column
   contributions of :func:`column_contributions`.
-- ``kl``: the rate KL(q(z|x) || p(z)) alone.
+- ``kl``: the rate KL(q(z|x) || p(z)) alone (against the model's prior; a Monte Carlo estimate where
+  it has no closed form).
 - ``complexity``: ``nll`` minus the input's compressed length L(x) in nats, the input-complexity
   corrected score S(x) = -log p(x) - L(x) of Serra et al. 2020 (Eq. 2). L(x) comes from a standard
   compressor applied to the input as the model sees it: images (C, H, W) are written as a PNG (Pillow;
@@ -42,7 +43,7 @@ from PIL import Image
 from ...data import Dataset, Preprocessor, batch_indices
 from ...device import device_of, evaluating
 from ...errors import ConfigError, DataError
-from ...models import VAE
+from ...models import VAE, require
 from ...progress import format_seconds
 from ...registry import Registry
 from ..likelihood import elbo_per_example, iw_log_likelihood
@@ -56,6 +57,8 @@ DEFAULT_SCORES = ("nelbo", "nll", "recon", "kl", "complexity")
 VECTOR_SCORES = ("nelbo", "nll", "recon", "recon_nll", "kl")
 #: The score of the default tabular recipe (the ``tabular`` preset; bench/anomaly_tabular.py).
 TABLE_SCORE = "nll"
+#: Scores that need an importance-sampled density bound (:attr:`Capabilities.density_bound`).
+DENSITY_SCORES = ("nll", "complexity", "llr")
 
 
 def default_scores(ds: Dataset) -> tuple[str, ...]:
@@ -248,6 +251,8 @@ def score_dataset(model: VAE, ds: Dataset, pre: Preprocessor, names: list[str] |
     (the global RNG state is left untouched).
     """
     fns = {name: SCORES.get(name) for name in names}
+    for name in set(fns) & set(DENSITY_SCORES):
+        require(model, "density_bound", f"the {name} anomaly score")
     if "llr" in fns and background is None:
         raise ConfigError("the llr score needs a background model (a second run)")
     d = DatasetScores(model, pre, ds, opts or ScoreOptions(), background)
