@@ -190,6 +190,44 @@ class GaussianMixture:
         return (second - self.mean ** 2).clamp_min(0).sqrt()
 
 
+class FullCovarianceMixture:
+    """sum_k pi_k N(z; mu_k, L_k L_k^T): a Gaussian mixture with full covariances (a post-hoc prior).
+
+    Args:
+        weights: ``(K,)`` mixture weights (summing to 1).
+        mu: ``(K, Z)`` means. scale_tril: ``(K, Z, Z)`` lower Cholesky factors of the covariances.
+    """
+
+    def __init__(self, weights: torch.Tensor, mu: torch.Tensor, scale_tril: torch.Tensor) -> None:
+        self.weights, self.mu, self.scale_tril = weights, mu, scale_tril
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """``(..., Z) -> (...,)``."""
+        diff = (z.unsqueeze(-2) - self.mu).unsqueeze(-1)  # (..., K, Z, 1)
+        white = torch.linalg.solve_triangular(self.scale_tril.expand(*diff.shape[:-1], diff.shape[-2]),
+                                              diff, upper=False)[..., 0]  # (..., K, Z)
+        log_det = torch.diagonal(self.scale_tril, dim1=-2, dim2=-1).log().sum(-1)  # (K,)
+        comp = -0.5 * (white ** 2).sum(-1) - log_det - 0.5 * self.mu.shape[-1] * LOG_2PI
+        return torch.logsumexp(torch.log(self.weights) + comp, dim=-1)
+
+    def sample(self, n: int | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """``n`` draws ``(n, Z)``: a component by weight, then mu_k + T L_k eps."""
+        k = torch.multinomial(self.weights, 1 if n is None else n, replacement=True)
+        eps = standard_normal((len(k), self.mu.shape[-1], 1), self.mu.device, self.mu.dtype)
+        z = self.mu[k] + temperature * (self.scale_tril[k] @ eps)[..., 0]
+        return z[0] if n is None else z
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.weights @ self.mu
+
+    @property
+    def stddev(self) -> torch.Tensor:
+        cov = self.scale_tril @ self.scale_tril.transpose(-1, -2)  # (K, Z, Z)
+        second = self.weights @ (torch.diagonal(cov, dim1=-2, dim2=-1) + self.mu ** 2)
+        return (second - self.mean ** 2).clamp_min(0).sqrt()
+
+
 def closed_form_kl(q, p) -> bool:
     """Whether KL(q || p) has the closed form :meth:`DiagonalGaussian.kl_dims` (both diagonal Gaussians)."""
     return isinstance(q, DiagonalGaussian) and isinstance(p, DiagonalGaussian)

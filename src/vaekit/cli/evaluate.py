@@ -28,6 +28,13 @@ def register(sub) -> None:
     p.add_argument("--device", default="auto", metavar="DEV", help="auto, cpu or cuda")
     p.add_argument("--threads", type=Number(int, 1, 1024), metavar="N",
                    help="torch CPU threads (default: all physical cores)")
+    p.add_argument("--samples", type=Number(int, 0, 10**6), default=0, metavar="N",
+                   help="also draw N samples: Frechet distance and precision/recall against N test examples, "
+                        "in the features of a classifier trained on the labels (cached)")
+    p.add_argument("--sample-prior", choices=["model", "gmm"], default="model",
+                   help="prior of --samples: the model's, or a GMM on the training posterior means")
+    p.add_argument("--feature-data", metavar="SPEC",
+                   help="labelled data for the feature classifier when the run's data has none (e.g. mnist:PATH)")
     p.set_defaults(func=run)
 
 
@@ -45,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(run, data=args.data, split=args.split, iw_samples=args.iw_samples,
                       iw_examples=args.iw_examples, weights=args.weights, seed=args.seed,
                       budget=args.budget or DEFAULT_BUDGET, batch_size=args.batch_size, probe=not args.no_probe,
-                      threads=args.threads)
+                      threads=args.threads, samples=args.samples, sample_prior=args.sample_prior,
+                      feature_data=args.feature_data)
     write_json(out, result)
     print(format_table(result))
     print(f"written: {out}")
@@ -61,22 +69,39 @@ def _fmt(value, spec: str) -> str:
 def format_table(r: dict) -> str:
     """The evaluation result as an aligned two-column table."""
     nll_label = f"NLL (IWAE, K={r['iw_samples']}, {r['iw_examples']} ex.)"
+    nll = "n/a (no density bound)" if r["nll"] is None else f"{r['nll']:.2f} ± {r['nll_se']:.2f} nats"
     rows = [
         ("run", f"{r['run']} ({r['weights']} weights)"),
         ("data", f"{r['data']} [{r['split']}], {r['n_examples']} examples"),
+        ("prior", f"{r['prior']} (rate: {r['rate_estimator']})"),
         ("negative ELBO", f"{r['nelbo']:.2f} ± {r['nelbo_se']:.2f} nats"),
         ("  reconstruction -log p(x|z)", f"{r['distortion']:.2f} nats"),
         ("  KL(q(z|x) || p(z))", f"{r['rate']:.2f} nats"),
-        (nll_label, f"{r['nll']:.2f} ± {r['nll_se']:.2f} nats"),
+        (nll_label, nll),
         ("bits/dim (ELBO / NLL)", f"{_fmt(r['nelbo_bpd'], '.4f')} / {_fmt(r['nll_bpd'], '.4f')}"),
         ("active units (Var[E q(z|x)] > 0.01)", f"{_fmt(r['active_units'], 'd')} / {r['latent_dim']}"),
         ("linear probe accuracy", f"{_fmt(r['probe_accuracy'], '.4f')} (chance {_fmt(r['probe_chance'], '.4f')})"),
-        ("importance samples / second", f"{r['iw_samples_per_second']:,.0f} ({r['threads']} threads)"),
+        *_sample_rows(r),
+        *((f"  {k.replace('_', ' ')}", _fmt(v, "g")) for k, v in r["latent_summary"].items()),
+        ("importance samples / second", f"{_fmt(r['iw_samples_per_second'], ',.0f')} ({r['threads']} threads)"),
         ("seconds", f"{r['seconds']:.1f}"),
     ]
     width = max(len(name) for name, _ in rows)
     lines = [f"{name:<{width}}  {value}" for name, value in rows]
     kl = r["kl_per_dim"]
-    lines.append(f"KL per latent dimension ({len(kl)}, nats):")
-    lines += ["  " + " ".join(f"{v:6.2f}" for v in kl[i:i + 10]) for i in range(0, len(kl), 10)]
+    if kl is not None:
+        lines.append(f"KL per latent dimension ({len(kl)}, nats):")
+        lines += ["  " + " ".join(f"{v:6.2f}" for v in kl[i:i + 10]) for i in range(0, len(kl), 10)]
     return "\n".join(lines)
+
+
+def _sample_rows(r: dict) -> list[tuple[str, str]]:
+    """Rows of the sample-quality section (none when no samples were drawn)."""
+    if not r["sample_count"]:
+        return []
+    return [("samples", f"{r['sample_count']} draws, z from {r['sample_prior']}"),
+            ("  Frechet distance (classifier features)", f"{r['sample_fd']:.2f} (real vs real: "
+                                                         f"{_fmt(r['sample_fd_real'], '.2f')})"),
+            (f"  precision / recall (k={r['sample_knn_k']})", f"{r['sample_precision']:.3f} / {r['sample_recall']:.3f}"),
+            ("  feature classifier accuracy", f"{_fmt(r['feature_classifier_accuracy'], '.4f')} "
+                                              f"({r['feature_data']})")]

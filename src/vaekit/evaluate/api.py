@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import time
@@ -11,18 +12,24 @@ from typing import Iterator
 
 import torch
 
-from ..data import Dataset, Splits
+from ..data import DataConfig, Dataset, Splits, load_data
 from ..device import device_of, resolve_device
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..models import VAE
 from ..models.usage import ACTIVE_THRESHOLD, active_units
+from ..posthoc import POSTHOC_PRIORS, aggregate_prior
 from ..run import Run, check_compatible, load_eval_splits, open_run
+from .features import ClassifierConfig, feature_classifier, features_of
 from .latent_stats import linear_probe, posterior_means
 from .likelihood import DEFAULT_BUDGET, elbo_per_example, iw_log_likelihood, model_bpd
+from .sample_quality import KNN_K, draw_samples, sample_metrics
 
 log = logging.getLogger(__name__)
 #: Fraction of the split held out for the probe when the evaluated split is the training split.
 PROBE_HOLDOUT = 0.2
+#: Keys of the sample-quality section (all None without ``samples``).
+SAMPLE_KEYS = ("sample_count", "sample_prior", "sample_fd", "sample_fd_real", "sample_precision", "sample_recall",
+               "sample_knn_k", "feature_data", "feature_classifier", "feature_classifier_accuracy")
 #: Keys of the importance-sampling section (all None for a model without a density bound).
 IW_KEYS = ("nll", "nll_se", "nll_bpd", "iw_samples", "iw_examples", "iw_subset_nelbo", "iw_budget", "iw_seconds",
            "iw_samples_per_second")
@@ -31,7 +38,9 @@ IW_KEYS = ("nll", "nll_se", "nll_bpd", "iw_samples", "iw_examples", "iw_subset_n
 def evaluate(run: str | Path | Run, data: str | None = None, split: str = "test", iw_samples: int = 5000,
              iw_examples: int | None = None, weights: str = "best", seed: int = 0,
              budget: int = DEFAULT_BUDGET, batch_size: int = 1000, probe: bool = True,
-             probe_max_fit: int = 20000, device: str = "auto", threads: int | None = None) -> dict:
+             probe_max_fit: int = 20000, device: str = "auto", threads: int | None = None,
+             samples: int = 0, sample_prior: str = "model", feature_data: str | None = None,
+             classifier: ClassifierConfig | None = None) -> dict:
     """Evaluate a trained run on one data split.
 
     Args:
@@ -50,6 +59,15 @@ def evaluate(run: str | Path | Run, data: str | None = None, split: str = "test"
         probe_max_fit: most training examples the probe is fitted on (seeded subset).
         device: "auto", "cpu" or "cuda[:N]" when ``run`` is a path.
         threads: torch CPU threads for the call (None: torch's default, all physical cores).
+        samples: draw this many samples and report their Frechet distance, precision and recall
+            against as many examples of the split, in the feature space of a classifier trained on
+            labels (:mod:`.sample_quality`); 0 skips it.
+        sample_prior: "model" (the model's prior) or "gmm" (the post-hoc mixture of
+            :mod:`vaekit.posthoc`, fitted once and cached in the run folder).
+        feature_data: labelled data spec for the feature classifier when the run's own data has no
+            labels (e.g. ``mnist:PATH`` for binarized MNIST); same sample shape and value range.
+        classifier: training settings of the feature classifier (default :class:`ClassifierConfig`;
+            its binarization follows the data).
 
     Returns:
         A JSON-ready dict; the keys are always the same and values that do not apply (bits/dim of
@@ -63,6 +81,8 @@ def evaluate(run: str | Path | Run, data: str | None = None, split: str = "test"
     """
     _check_counts(iw_samples=iw_samples, iw_examples=iw_examples, budget=budget, batch_size=batch_size,
                   probe_max_fit=probe_max_fit, threads=threads)
+    if samples < 0 or sample_prior not in ("model", *POSTHOC_PRIORS):
+        raise ConfigError(f"samples must be >= 0 and sample_prior one of model, {', '.join(POSTHOC_PRIORS)}")
     if not isinstance(run, Run):
         run = open_run(run, weights, resolve_device(device))
     splits = load_eval_splits(run, data)
@@ -76,6 +96,8 @@ def evaluate(run: str | Path | Run, data: str | None = None, split: str = "test"
         out.update(_iw_section(run, ds, terms, iw_samples, iw_examples, seed, budget))
         out.update(_latent_section(run.model, terms))
         out.update(_probe_section(run, splits, ds, split, terms["mu"], probe, probe_max_fit, seed, batch_size))
+        out.update(_sample_section(run, splits, ds, samples, sample_prior, feature_data, seed,
+                                   classifier or ClassifierConfig()))
     out["seconds"] = time.perf_counter() - t0
     return out
 
@@ -182,3 +204,42 @@ def _probe_section(run: Run, splits: Splits, ds: Dataset, split: str, mu: torch.
         result = linear_probe(mu_fit, fit_y, mu, ds.y, seed)
     return {"probe_accuracy": result["accuracy"], "probe_chance": result["chance"],
             "probe_n_fit": result["n_fit"], "probe_n_eval": result["n_eval"]}
+
+
+def _sample_section(run: Run, splits: Splits, ds: Dataset, n: int, prior_kind: str, feature_data: str | None,
+                    seed: int, cfg: ClassifierConfig) -> dict:
+    """Frechet distance and precision/recall of ``n`` samples against ``n`` examples of ``ds`` (model
+    space), in the features of a classifier trained on labels; ``sample_fd_real`` is the distance of
+    ``n`` training examples to the same real ones (the floor at this N)."""
+    if not n:
+        return dict.fromkeys(SAMPLE_KEYS)
+    pre, gen = run.preprocessor, torch.Generator().manual_seed(seed)
+    real = pre(ds.x[subset_index(len(ds), n, seed)])
+    train = pre(splits.train.x[subset_index(len(splits.train), len(real), seed + 1)])
+    binary = bool(((real == 0) | (real == 1)).all())
+    train = torch.bernoulli(train.clamp(0, 1), generator=gen) if binary and pre.binarize == "dynamic" else train
+    classifier = _classifier(run, splits, feature_data, binary, cfg)
+    prior = aggregate_prior(run, seed=seed) if prior_kind == "gmm" else None
+    log.info("sample quality: %d samples from %s", n, prior.name if prior else run.model.prior_name)
+    fake = draw_samples(run.model, n, seed, None if prior is None else prior.distribution)
+    f_real, f_fake, f_train = (features_of(classifier.model, t) for t in (real, fake, train))
+    return {**sample_metrics(f_real, f_fake, f_train), "sample_count": n, "sample_knn_k": KNN_K,
+            "sample_prior": prior.name if prior else run.model.prior_name, "feature_data": feature_data
+            or run.config.data.spec, "feature_classifier": str(classifier.path),
+            "feature_classifier_accuracy": classifier.info.get("accuracy")}
+
+
+def _classifier(run: Run, splits: Splits, feature_data: str | None, binary: bool, cfg: ClassifierConfig):
+    """The feature classifier: of the run's data, or of ``feature_data`` (dynamically binarized when
+    the evaluated examples are binary, so it sees what binary samples look like)."""
+    if feature_data is None:
+        spec, fsplits, pre = run.config.data.spec, splits, run.preprocessor
+    else:
+        spec = feature_data
+        fsplits, pre = load_data(DataConfig(spec=feature_data))
+        if fsplits.train.sample_shape != splits.train.sample_shape:
+            raise DataError(f"feature data {spec}: examples of shape {fsplits.train.sample_shape} do not fit "
+                            f"the model's {splits.train.sample_shape}")
+    dynamic = binary and (feature_data is not None or pre.binarize == "dynamic")
+    cfg = dataclasses.replace(cfg, binarize="dynamic" if dynamic else "none")
+    return feature_classifier(fsplits.train, fsplits.test or fsplits.val, pre, cfg, spec)
