@@ -71,3 +71,28 @@ preset("cvae-mlp", {"model": {"name": "cvae", "latent_dim": 20,
 preset("tabular", {"model": {"name": "vae", "latent_dim": 4,
                              "net": {"body": "mlp", "hidden": [64], "activation": "relu"}},
                    "train": {"epochs": 200, "batch_size": 32, "lr": 1e-3}})
+# Tomczak & Welling 2018 MNIST setting with their VampPrior: 2 x 300 hidden units (ReLU here; gated
+# units there), 40 latents, K = 500 pseudo-inputs, Adam 5e-4, batch 100, 100-epoch KL warm-up.
+_TOMCZAK_NET = {"body": "mlp", "hidden": [300, 300], "activation": "relu"}
+_TOMCZAK_TRAIN = {"lr": 5e-4, "batch_size": 100, "kl_schedule": "linear", "warmup_epochs": 100}
+preset("vampprior-mlp", {"model": {"name": "vampprior", "latent_dim": 40, "n_pseudo": 500, "net": _TOMCZAK_NET},
+                         "train": _TOMCZAK_TRAIN})
+# The same network with the N(0, I) prior (their "standard" baseline).
+preset("vae-mlp-300-z40", {"model": {"name": "vae", "latent_dim": 40, "net": _TOMCZAK_NET}, "train": _TOMCZAK_TRAIN})
+# The same network with a learned mixture of 10 Gaussians as the prior.
+preset("mog-prior-mlp", {"model": {"name": "mog_prior", "latent_dim": 40, "n_components": 10, "net": _TOMCZAK_NET},
+                         "train": _TOMCZAK_TRAIN})
+# The same network with an IAF posterior: 2 MADE steps of 320 hidden units reading a 64-unit context.
+preset("iaf-mlp", {"model": {"name": "iaf", "latent_dim": 40, "n_flows": 2, "flow_hidden": [320],
+                             "context_dim": 64, "net": _TOMCZAK_NET}, "train": _TOMCZAK_TRAIN})
+# The same encoder with a PixelCNN decoder (2 gated layers of 8 channels, 3 x 3: a small receptive
+# field leaves the global shape to z), conditioned on 2 maps decoded from z by the mirrored MLP.
+preset("pixelcnn-vae-mlp", {"model": {"name": "pixelcnn_vae", "latent_dim": 40, "ar_channels": 8, "ar_layers": 2,
+                                      "ar_kernel": 3, "cond_channels": 2, "net": _TOMCZAK_NET},
+                            "train": _TOMCZAK_TRAIN})
+# VQ-VAE with MLP bodies (512-256): a 4 x 4 map of codes from a codebook of 64 vectors of 16
+# dimensions, and a PixelCNN prior of 4 gated layers of 32 channels over the map.
+preset("vq-vae-mlp", {"model": {"name": "vq_vae", "latent_dim": 16, "code_grid": [4, 4], "codebook_size": 64,
+                                "prior_channels": 32, "prior_layers": 4,
+                                "net": {"body": "mlp", "hidden": [512, 256], "activation": "relu"}},
+                      "train": {"lr": 1e-3, "batch_size": 100}})
