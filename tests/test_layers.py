@@ -22,7 +22,7 @@ LAYERS = {
     "vaekit.data": 1, "vaekit.distributions": 1, "vaekit.likelihoods": 1, "vaekit.nets": 1, "vaekit.viz": 1,
     "vaekit.schedules": 1, "vaekit.priors": 1, "vaekit.posteriors": 1, "vaekit.flows": 1, "vaekit.pixelcnn": 1, "vaekit.tabular": 1,
     "vaekit.models": 2,
-    "vaekit.run": 3, "vaekit.train.config": 3,
+    "vaekit.run": 3, "vaekit.posthoc": 3, "vaekit.train.config": 3,
     "vaekit.evaluate": 4, "vaekit.latent": 4,
     "vaekit.train": 5,
     "vaekit.figures": 6, "vaekit.report": 6, "vaekit.tracking": 6,

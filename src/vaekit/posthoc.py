@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import __version__
 from .data import batch_indices, load_data
 from .device import device_of, evaluating
 from .distributions import FullCovarianceMixture, GaussianMixture
@@ -33,6 +32,7 @@ from .errors import CheckpointError, ConfigError
 from .io import load_tensors, read_json, save_tensors, write_json
 from .models import require
 from .run import Run
+from .version import __version__
 
 log = logging.getLogger(__name__)
 COVARIANCES = ("full", "diag")
