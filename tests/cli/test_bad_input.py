@@ -79,7 +79,8 @@ BAD_FOR_RUN = {"spec": [("wrong-dims-for-run", "npz:@wrong-dims.npz", "wrong-dim
 SKIP = {("data", "fetch"): "downloads: the network is not part of the test"}
 #: command -> {dest of the bad argument (or "*") -> good companion arguments}
 EXTRA = {("anomaly", "eval"): {"*": ["--normal-classes", "0"], "normal": ["--anomalous", "digits"],
-                               "anomalous": ["--normal", "digits"], "normal_classes": []}}
+                               "anomalous": ["--normal", "digits"], "normal_classes": []},
+         ("evaluate",): {"feature_data": ["--samples", "10", "--iw-samples", "5"]}}
 
 
 def leaves(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):

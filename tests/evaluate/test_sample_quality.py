@@ -4,6 +4,7 @@ classifier is trained once and cached; ``evaluate(samples=N)`` reports them for 
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -84,3 +85,17 @@ def test_evaluate_reports_sample_quality_beside_the_nll(tiny_run, tmp_path, monk
     assert gmm["sample_fd_real"] == out["sample_fd_real"]  # the same real sets and classifier
     none = evaluate(tiny_run, iw_samples=5, iw_examples=20, probe=False)
     assert none["sample_fd"] is None and none["sample_count"] is None
+
+
+def test_feature_data_is_checked_before_any_evaluation_work(tiny_run, tmp_path, monkeypatch):
+    """Feature data without samples is a ConfigError; unlabelled feature data a DataError, both up front."""
+    from vaekit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--samples"):
+        evaluate(tiny_run, feature_data="digits")
+    api = sys.modules["vaekit.evaluate.api"]  # (vaekit.evaluate the attribute is the function)
+    monkeypatch.setattr(api, "elbo_per_example", lambda *a, **k: pytest.fail("evaluated first"))
+    unlabelled = tmp_path / "unlabelled.npy"
+    np.save(unlabelled, np.random.default_rng(0).random((60, *tiny_run.model.sample_shape)).astype(np.float32))
+    with pytest.raises(DataError, match="labels"):
+        evaluate(tiny_run, samples=10, feature_data=f"npy:{unlabelled}")

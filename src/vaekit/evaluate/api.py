@@ -12,7 +12,7 @@ from typing import Iterator
 
 import torch
 
-from ..data import DataConfig, Dataset, Splits, load_data
+from ..data import DataConfig, Dataset, Preprocessor, Splits, load_data
 from ..device import device_of, resolve_device
 from ..errors import ConfigError, DataError
 from ..models import VAE
@@ -83,11 +83,14 @@ def evaluate(run: str | Path | Run, data: str | None = None, split: str = "test"
                   probe_max_fit=probe_max_fit, threads=threads)
     if samples < 0 or sample_prior not in ("model", *POSTHOC_PRIORS):
         raise ConfigError(f"samples must be >= 0 and sample_prior one of model, {', '.join(POSTHOC_PRIORS)}")
+    if feature_data is not None and not samples:
+        raise ConfigError("feature_data (--feature-data) is read only for sample quality: set samples (--samples N)")
     if not isinstance(run, Run):
         run = open_run(run, weights, resolve_device(device))
     splits = load_eval_splits(run, data)
     ds = splits.get(split)
     check_compatible(run, ds)
+    features = _feature_data(run, splits, feature_data) if samples else None  # bad input fails before the work
     t0 = time.perf_counter()
     with _torch_threads(threads):
         out = _header(run, ds, data, split, weights, seed)
@@ -96,7 +99,7 @@ def evaluate(run: str | Path | Run, data: str | None = None, split: str = "test"
         out.update(_iw_section(run, ds, terms, iw_samples, iw_examples, seed, budget))
         out.update(_latent_section(run.model, terms))
         out.update(_probe_section(run, splits, ds, split, terms["mu"], probe, probe_max_fit, seed, batch_size))
-        out.update(_sample_section(run, splits, ds, samples, sample_prior, feature_data, seed,
+        out.update(_sample_section(run, splits, ds, samples, sample_prior, features, seed,
                                    classifier or ClassifierConfig()))
     out["seconds"] = time.perf_counter() - t0
     return out
@@ -206,11 +209,12 @@ def _probe_section(run: Run, splits: Splits, ds: Dataset, split: str, mu: torch.
             "probe_n_fit": result["n_fit"], "probe_n_eval": result["n_eval"]}
 
 
-def _sample_section(run: Run, splits: Splits, ds: Dataset, n: int, prior_kind: str, feature_data: str | None,
-                    seed: int, cfg: ClassifierConfig) -> dict:
+def _sample_section(run: Run, splits: Splits, ds: Dataset, n: int, prior_kind: str,
+                    features: tuple[str, Splits, Preprocessor, bool] | None, seed: int, cfg: ClassifierConfig) -> dict:
     """Frechet distance and precision/recall of ``n`` samples against ``n`` examples of ``ds`` (model
-    space), in the features of a classifier trained on labels; ``sample_fd_real`` is the distance of
-    ``n`` training examples to the same real ones (the floor at this N)."""
+    space), in the features of a classifier trained on labels (``features``: :func:`_feature_data`);
+    ``sample_fd_real`` is the distance of ``n`` training examples to the same real ones (the floor at
+    this N)."""
     if not n:
         return dict.fromkeys(SAMPLE_KEYS)
     pre, gen = run.preprocessor, torch.Generator().manual_seed(seed)
@@ -218,28 +222,39 @@ def _sample_section(run: Run, splits: Splits, ds: Dataset, n: int, prior_kind: s
     train = pre(splits.train.x[subset_index(len(splits.train), len(real), seed + 1)])
     binary = bool(((real == 0) | (real == 1)).all())
     train = torch.bernoulli(train.clamp(0, 1), generator=gen) if binary and pre.binarize == "dynamic" else train
-    classifier = _classifier(run, splits, feature_data, binary, cfg)
+    classifier = _classifier(features, binary, cfg)
     prior = aggregate_prior(run, seed=seed) if prior_kind == "gmm" else None
     log.info("sample quality: %d samples from %s", n, prior.name if prior else run.model.prior_name)
     fake = draw_samples(run.model, n, seed, None if prior is None else prior.distribution)
     f_real, f_fake, f_train = (features_of(classifier.model, t) for t in (real, fake, train))
     return {**sample_metrics(f_real, f_fake, f_train), "sample_count": n, "sample_knn_k": KNN_K,
-            "sample_prior": prior.name if prior else run.model.prior_name, "feature_data": feature_data
-            or run.config.data.spec, "feature_classifier": str(classifier.path),
-            "feature_classifier_accuracy": classifier.info.get("accuracy")}
+            "sample_prior": prior.name if prior else run.model.prior_name, "feature_data": features[0],
+            "feature_classifier": str(classifier.path), "feature_classifier_accuracy": classifier.info.get("accuracy")}
 
 
-def _classifier(run: Run, splits: Splits, feature_data: str | None, binary: bool, cfg: ClassifierConfig):
-    """The feature classifier: of the run's data, or of ``feature_data`` (dynamically binarized when
-    the evaluated examples are binary, so it sees what binary samples look like)."""
+def _feature_data(run: Run, splits: Splits, feature_data: str | None) -> tuple[str, Splits, Preprocessor, bool]:
+    """The labelled data of the feature classifier, checked before any evaluation work: ``(spec, splits,
+    preprocessor, own)``, the run's own data (``own``) or ``feature_data``'s, of the model's sample shape."""
     if feature_data is None:
-        spec, fsplits, pre = run.config.data.spec, splits, run.preprocessor
-    else:
-        spec = feature_data
-        fsplits, pre = load_data(DataConfig(spec=feature_data))
-        if fsplits.train.sample_shape != splits.train.sample_shape:
-            raise DataError(f"feature data {spec}: examples of shape {fsplits.train.sample_shape} do not fit "
-                            f"the model's {splits.train.sample_shape}")
-    dynamic = binary and (feature_data is not None or pre.binarize == "dynamic")
+        if splits.train.y is None:
+            raise DataError(f"{run.config.data.spec}: sample quality needs a classifier trained on labels and "
+                            "this data has none; name labelled data of the same shape with feature_data "
+                            "(--feature-data), e.g. mnist:PATH for binarized MNIST")
+        return run.config.data.spec, splits, run.preprocessor, True
+    fsplits, pre = load_data(DataConfig(spec=feature_data))
+    if fsplits.train.sample_shape != splits.train.sample_shape:
+        raise DataError(f"feature data {feature_data}: examples of shape {fsplits.train.sample_shape} do not fit "
+                        f"the model's {splits.train.sample_shape}")
+    if fsplits.train.y is None:
+        raise DataError(f"feature data {feature_data}: it has no labels to train the feature classifier on")
+    return feature_data, fsplits, pre, False
+
+
+def _classifier(features: tuple[str, Splits, Preprocessor, bool], binary: bool, cfg: ClassifierConfig):
+    """The feature classifier of :func:`_feature_data`'s data (dynamically binarized when the evaluated
+    examples are binary and the data is not the run's own binarized data, so it sees what binary
+    samples look like)."""
+    spec, fsplits, pre, own = features
+    dynamic = binary and (not own or pre.binarize == "dynamic")
     cfg = dataclasses.replace(cfg, binarize="dynamic" if dynamic else "none")
     return feature_classifier(fsplits.train, fsplits.test or fsplits.val, pre, cfg, spec)

@@ -83,7 +83,7 @@ def _weighted_draws(model: VAE, x: torch.Tensor, y: torch.Tensor | None, k: int)
     z = q.rsample(k)  # (k, B, Z)
     px = model.decode(z.flatten(0, 1), None if y is None else repeat_batch(y, k))
     log_px = px.log_prob(repeat_batch(x, k)).view(k, x.shape[0])  # observed cells only
-    log_w = log_px + model.prior(1, x.device).log_prob(z) - q.log_prob(z)  # (k, B)
+    log_w = log_px + model.prior().log_prob(z) - q.log_prob(z)  # (k, B)
     return torch.softmax(log_w, dim=0), px
 
 
