@@ -65,6 +65,25 @@ def test_prior_is_cached_outside_autograd_and_follows_updates():
     assert vamp.prior() is not second  # with autograd on it is always rebuilt
 
 
+def test_prior_cache_follows_a_fused_adam_step_between_validations():
+    """Fused Adam updates in place without bumping versions; the train/eval switch around each
+    validation pass drops the cache, so validation never reads a stale prior."""
+    vamp, _ = pair(3)
+    opt = torch.optim.Adam(vamp.parameters(), lr=0.1, fused=True)
+    x = torch.bernoulli(torch.rand(4, *SHAPE))
+    vamp.eval()
+    with torch.no_grad():
+        before = vamp.prior().mu.clone()
+    vamp.train()
+    vamp.loss(x)["loss"].backward()
+    opt.step()
+    vamp.eval()
+    with torch.no_grad():
+        after = vamp.prior().mu
+        torch.testing.assert_close(after, vamp.mixture().mu)
+    assert not torch.equal(after, before)
+
+
 def test_learned_mixture_prior_is_its_parameters():
     torch.manual_seed(0)
     model = build_model(MODELS.get("mog_prior").Config(latent_dim=2, net=NetConfig(hidden=[8]), n_components=3), SHAPE)

@@ -83,13 +83,22 @@ class VampPriorVAE(VAE):
         return F.hardtanh(self.pseudo, low, high)
 
     def prior(self) -> GaussianMixture:
-        """p(z) = (1/K) sum_k q(z | u_k) (Eq. 9); cached per parameter state outside autograd."""
+        """p(z) = (1/K) sum_k q(z | u_k) (Eq. 9); cached per parameter state outside autograd.
+
+        The cache is keyed by the parameters' storage and version counters and dropped at every
+        ``train()`` / ``eval()`` switch: fused Adam updates parameters in place without bumping their
+        versions, and a training loop switches modes around each validation pass.
+        """
         if torch.is_grad_enabled():
             return self.mixture()
         key = (self.training, *((p.data_ptr(), p._version) for p in self.parameters()))
         if self._cached_prior is None or self._cached_prior[0] != key:
             self._cached_prior = (key, self.mixture())
         return self._cached_prior[1]
+
+    def train(self, mode: bool = True) -> "VampPriorVAE":
+        self._cached_prior = None  # parameters may have changed since (see prior)
+        return super().train(mode)
 
     def mixture(self) -> GaussianMixture:
         """The mixture of the K pseudo-input posteriors with equal weights."""
