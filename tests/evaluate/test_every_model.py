@@ -28,8 +28,14 @@ def test_every_models_elbo_is_a_lower_bound_below_its_iwae_estimate(variant):
     x = torch.bernoulli(x)
     terms = elbo_per_example(model, x, y, batch_size=4)
     assert terms["log_px"].shape == (6,) and terms["mu"].shape == (6, model.latent_dim)
-    assert (terms["log_px"] < 0).all() and (terms["kl"].sum(1) >= 0).all()  # Bernoulli mass, KL >= 0
+    assert (terms["log_px"] < 0).all()  # Bernoulli mass
+    if model.capabilities.kl_per_dim:  # closed-form KL >= 0 (a one-sample Monte Carlo rate may dip below)
+        assert (terms["kl"].sum(1) >= 0).all()
     draws = [elbo_per_example(model, x, y, seed=s) for s in range(20)]
     elbo = torch.stack([d["log_px"] - d["kl"].sum(1) for d in draws]).mean(0)  # (6,) over 20 posterior draws
     iw = iw_log_likelihood(model, x, y, k=200)
-    assert (iw > elbo - 0.5).all() and iw.mean() > elbo.mean()
+    assert (iw > elbo - 0.5).all()
+    if model.capabilities.stochastic_posterior:
+        assert iw.mean() > elbo.mean()
+    else:  # a point mass: every importance weight is the same, the bound is the ELBO
+        torch.testing.assert_close(iw, elbo)

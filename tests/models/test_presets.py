@@ -25,7 +25,8 @@ def test_every_preset_builds_the_model_it_names(name):
     resolved = _flatten({"model": vars(cfg.model) | {"net": vars(cfg.model.net)}, "train": vars(cfg.train)})
     for key, value in _flatten(PRESETS.get(name)).items():  # every preset value reaches the model's config
         assert resolved[key] == value, key
-    assert model.config.name == cfg.model.name and model.latent_dim == cfg.model.latent_dim
+    width = getattr(model, "n_codes", 1) * cfg.model.latent_dim  # VQ-VAE: a map of codes latent_dim wide
+    assert model.config.name == cfg.model.name and model.latent_dim == width
 
 
 def test_the_pytorch_examples_preset_is_their_architecture():

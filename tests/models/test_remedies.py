@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import vaekit
+from vaekit.errors import ConfigError
 from vaekit.models import LossContext
 from vaekit.models.iwae import ImportanceWeighted, log_mean_exp
 
@@ -34,6 +35,10 @@ def iwae_reference(model, x, y, kl_weight: float) -> torch.Tensor:
 def test_kl_weight_scales_the_rate_penalty_of_every_model(variant):
     model, x, y = make(variant, "bernoulli", "mlp-image")
     losses = {w: seeded(model, x, y, kl_weight=w) for w in (0.0, 0.3, 1.0)}
+    if variant == "vq_vae":  # van den Oord et al. 2017, Eq. 3: no rate in the loss, so no KL weight either
+        torch.testing.assert_close(losses[0.0]["loss"], losses[1.0]["loss"])
+        assert losses[1.0]["loss"] > losses[1.0]["distortion"]  # + codebook and commitment terms
+        return
     if isinstance(model, ImportanceWeighted):  # annealed bound: w scales log p(z) - log q(z|x) in each weight
         for w, out in losses.items():
             torch.testing.assert_close(out["loss"], iwae_reference(model, x, y, w))
@@ -48,6 +53,10 @@ def test_kl_weight_scales_the_rate_penalty_of_every_model(variant):
 @pytest.mark.parametrize("variant", list(TINY))
 def test_free_bits_floor_the_rate_of_every_model(variant, per):
     model, x, y = make(variant, "bernoulli", "mlp-image")
+    if not model.capabilities.kl_per_dim:  # a Monte Carlo rate of the whole KL has no units to floor
+        with pytest.raises(ConfigError, match="free bits"):
+            seeded(model, x, y, free_bits=40.0, free_bits_group=1)
+        return
     n_units = model.elbo_terms(x, y).kl.shape[1]  # all stochastic layers
     group = 1 if per == "unit" else n_units
     lam = 40.0  # nats per group: above every group's KL, so each is floored at lambda
