@@ -142,7 +142,7 @@ class GaussianMixture:
     """sum_k pi_k N(z; mu_k, diag(exp(logvar_k))) over the last dimension (a prior: no batch dimension).
 
     The VampPrior (Tomczak & Welling 2018, Eq. 9: K equal weights, components q(z | u_k)), the learned
-    mixture prior and the post-hoc density of :mod:`vaekit.latent.posthoc` are all this.
+    mixture prior and the post-hoc density of :mod:`vaekit.posthoc` are all this.
 
     Args:
         logits: ``(K,)`` unnormalized log mixture weights.

@@ -295,7 +295,7 @@ class VAE(nn.Module):
         """``n`` draws from the model: z ~ p(z) (scaled by ``temperature``), then E[x|z] or x ~ p(x|z).
 
         ``prior`` replaces :meth:`prior` for this draw (e.g. a post-hoc density of the aggregate
-        posterior, :mod:`vaekit.latent.posthoc`).
+        posterior, :mod:`vaekit.posthoc`).
         """
         z = (self.prior() if prior is None else prior).sample(n, temperature)  # (n, Z)
         px = self.decode(z, y)
