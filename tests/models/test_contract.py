@@ -32,6 +32,8 @@ TINY = {
     "hierarchical_iwae": {"lower_latent_dims": [5], "ladder_hidden": [8], "k": 3},
     "beta_tcvae": {"beta": 3.0},
     "factor_vae": {"gamma": 2.0, "disc_hidden": [16, 16]},
+    "m2": {"alpha": 0.5},
+    "m1m2": {"m1_latent_dim": 5, "m1_net": {"body": "mlp", "hidden": [16]}},
 }
 #: (body options, sample shape): MLP and conv bodies, flat and image data.
 GEOMETRIES = {
@@ -111,9 +113,11 @@ def test_backward_reaches_every_parameter(variant, likelihood, geometry):
     model, x, y = make(variant, likelihood, geometry)
     model.loss(x, y, CTX)["loss"].backward()
     aux = {id(p) for p in model.auxiliary_parameters()}
-    main = [(n, p) for n, p in model.named_parameters() if id(p) not in aux]
+    main = [(n, p) for n, p in model.named_parameters() if id(p) not in aux and p.requires_grad]
+    assert [p for _, p in main] == model.main_parameters()
     unreached = [n for n, p in main if p.grad is None or not p.grad.abs().sum() > 0]
     assert not unreached, f"no gradient reaches {unreached}"
+    assert all(p.grad is None for p in model.parameters() if not p.requires_grad), "a frozen part was trained"
     assert all(torch.isfinite(p.grad).all() for _, p in main)
     if aux:
         assert all(p.grad is None for p in model.auxiliary_parameters()), "the ELBO must not train the auxiliary net"
