@@ -72,7 +72,8 @@ def config(args: argparse.Namespace, kind: str, seed: int, m1_run: str | None) -
 
     epochs = {"m1": args.m1_epochs, "m2": args.m2_epochs, "m1m2": args.m1m2_epochs}[kind]
     overrides = [("name", f"{kind}-seed{seed}"), ("out_dir", args.out), ("train.epochs", epochs),
-                 ("train.seed", seed), ("train.progress", False), ("train.labelled_per_batch", args.labelled_per_batch)]
+                 ("train.seed", seed), ("train.progress", False), ("train.tensorboard", False),
+                 ("train.labelled_per_batch", args.labelled_per_batch)]
     overrides += [(f"data.{k}", v) for k, v in data_section(args, seed).items() if kind != "m1" or k != "labelled"]
     if kind != "m1":
         overrides.append(("model.alpha", args.alpha))

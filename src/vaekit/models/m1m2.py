@@ -10,10 +10,11 @@ noise, which the paper's code cut off by hand (dimensions whose mean varies by l
 
 Where the M1 weights come from: ``model.m1_run: PATH``, the run directory of a trained VAE (any
 single-layer model with the flat VAE's networks: vae, beta_vae, iwae, ...). Its architecture
-(``m1_latent_dim``, ``m1_net``) is read from ``PATH/config.yaml`` when not given, and its weights are
-copied in when training starts (:meth:`M1M2.warm_start`); the M1+M2 run then holds a full copy, so it
-loads without the M1 run. ``likelihood``/``sigma``/``n_mix`` are M1's likelihood of x and must match
-the M1 run's; train with the M1 run's data settings (e.g. ``data.binarize``) too.
+(``m1_latent_dim``, ``m1_net``; the likelihood when ``auto``) is read from ``PATH/config.yaml`` when
+not given, and its weights are copied in when training starts (:meth:`M1M2.warm_start`); the M1+M2
+run then holds a full copy, so it loads without the M1 run. ``likelihood``/``sigma``/``n_mix`` are
+M1's likelihood of x and must match the M1 run's; train with the M1 run's data settings (e.g.
+``data.binarize``) too.
 
 The reported terms bound the stacked model's log p(x) (or log p(x, y) for labelled examples), so the
 nats compare with any other model's:
@@ -39,7 +40,7 @@ import torch
 from ..config import from_dict, read_yaml
 from ..distributions import DiagonalGaussian
 from ..errors import ConfigError, DataError
-from ..likelihoods import Likelihood
+from ..likelihoods import AUTO, Likelihood
 from ..nets import NetConfig
 from .base import MODELS, VAE, ModelConfig, repeat_batch
 from .m2 import M2, ClassLatentObjective, ClassTerms, M2Config
@@ -67,12 +68,14 @@ class M1M2Config(M2Config):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.m1_latent_dim is None or self.m1_net is None:
-            if not self.m1_run:
-                raise ConfigError("model.m1_run: the m1m2 model needs the run directory of a trained VAE (M1)")
+        if (self.m1_latent_dim is None or self.m1_net is None) and not self.m1_run:
+            raise ConfigError("model.m1_run: the m1m2 model needs the run directory of a trained VAE (M1)")
+        if self.m1_latent_dim is None or self.m1_net is None or (self.m1_run and self.likelihood == AUTO):
             m1 = run_model_config(self.m1_run)
             self.m1_latent_dim = self.m1_latent_dim or m1.latent_dim
             self.m1_net = self.m1_net or m1.net
+            if self.likelihood == AUTO:  # x's likelihood is M1's
+                self.likelihood, self.sigma, self.n_mix = m1.likelihood, m1.sigma, m1.n_mix
         if self.m1_latent_dim < 1:
             raise ConfigError(f"model.m1_latent_dim must be positive, got {self.m1_latent_dim}")
 
