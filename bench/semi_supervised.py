@@ -5,8 +5,8 @@ images (``data.val_fraction`` 1/6 holds out 10,000 for validation, as the paper)
 keep their label (balanced, 10 per class for 100; ``data.seed`` = the seed draws them and the split),
 the 10,000 test images for the error. Each seed trains:
 
-* **M2** (preset ``ssl-m2``: 784-500-[50] softplus encoder/decoder, a 784-500-10 classifier, alpha 0.1
-  per labelled example = the paper's 0.1 N) for ``--m2-epochs`` epochs;
+* **M2** (preset ``ssl-m2``: 784-500-[50] softplus encoder/decoder, a 784-500-10 classifier, ``--alpha``
+  per labelled example, default 1; the paper's 0.1 N is 0.1) for ``--m2-epochs`` epochs;
 * **M1+M2** (preset ``ssl-m1m2``: M2 with 500 units on the 50 latents of the M1 run) for ``--m1m2-epochs``;
 * scikit-learn on the same labelled images only: logistic regression and an RBF SVM on the pixels
   and on M1's posterior means (the paper's "M1 + TSVM" row is transductive; these are not).
