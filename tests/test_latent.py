@@ -39,7 +39,7 @@ def test_sample_shapes_temperature_and_means(model):
 
 
 def test_sample_rejects_labels_for_unconditional_models(model):
-    with pytest.raises(ConfigError, match="conditional"):
+    with pytest.raises(ConfigError, match="needs a model with classes"):
         latent.sample(model, 2, label=3)
 
 

@@ -105,12 +105,12 @@ def samples_figure(model: VAE, pre: Preprocessor, n: int = 64, label: int | None
                    prior=None, prior_name: str | None = None):
     """``n`` prior samples (decoder means by default, or random draws) in rows of ``ncol``.
 
-    A conditional model without ``label`` gets one labelled row per class, ceil(n / classes) samples each.
-    The grid's size is checked (images) before anything is decoded. ``prior`` replaces the model's own
-    p(z) (e.g. a post-hoc density, :func:`vaekit.posthoc.fit_aggregate_prior`; ``prior_name`` then names
-    it in the title).
+    A model with classes (conditional or semi-supervised) without ``label`` gets one labelled row per
+    class, ceil(n / classes) samples each. The grid's size is checked (images) before anything is
+    decoded. ``prior`` replaces the model's own p(z) (e.g. a post-hoc density,
+    :func:`vaekit.posthoc.fit_aggregate_prior`; ``prior_name`` then names it in the title).
     """
-    per_class = model.conditional and label is None
+    per_class = latent.generates_by_class(model) and label is None
     if len(model.sample_shape) == 3:
         per = math.ceil(n / model.n_classes) if per_class else min(ncol, n)
         check_grid(per * model.n_classes if per_class else n, per, *model.sample_shape[1:])
@@ -163,8 +163,8 @@ def traversal_figure(model: VAE, x: torch.Tensor, y: torch.Tensor | None, pre: P
             the centre of the sweeps; None centres them on the prior mean.
         include_inactive: also show inactive dimensions (see :func:`vaekit.models.usage.active_units`).
         max_dims: show at most this many dimensions (the most used ones).
-        label: label of the decoded images for conditional models (default: the centre's, or 0).
-        names: class names (conditional models) and column names (tabular data).
+        label: label of the decoded images for models with classes (default: the centre's, or 0).
+        names: class names (models with classes) and column names (tabular data).
     """
     m, s = latent.prior_scale(model)  # ConfigError for models without a continuous latent
     use, name = _use(model, x, y)  # (Z,)
@@ -202,13 +202,13 @@ def _standard(m: torch.Tensor, s: torch.Tensor) -> bool:
 
 
 def _centre(model: VAE, centre, label: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The sweeps' centre ``(Z,)`` and the label ``(1,)`` to decode with (None for unconditional models)."""
+    """The sweeps' centre ``(Z,)`` and the label ``(1,)`` to decode with (None for models without classes)."""
     if centre is None:
         return latent.prior_scale(model)[0], latent.labels_for(model, 1, label)
     xc, yc = centre
     yc = None if yc is None else yc.reshape(1)
     z0 = latent.posterior_mean(model, xc[None], yc)[0]
-    own = model.conditional and label is None and yc is not None
+    own = latent.generates_by_class(model) and label is None and yc is not None and int(yc) >= 0
     return z0, yc if own else latent.labels_for(model, 1, label)
 
 
@@ -244,6 +244,21 @@ def arithmetic_figure(model: VAE, x: torch.Tensor, y: torch.Tensor | None, vecto
     return grid_figure(torch.cat([x[None], out]), pre,
                        f"Latent arithmetic: v = mean mu({names.label(a)}) - mean mu({names.label(b)})", labels,
                        items, xlabel="item (class)" if y is not None else "item", names=names)
+
+
+def analogy_figure(model: VAE, x: torch.Tensor, y: torch.Tensor | None, pre: Preprocessor,
+                   items: Sequence[int] | None = None, names: Names = NO_NAMES):
+    """Kingma et al. 2014, Fig. 1b: each row an input (left) and its style, E[z | x, y], decoded with every class.
+
+    The grid's size is checked (images) before anything is decoded."""
+    if x.dim() == 4:
+        check_grid(len(x) * (1 + model.n_classes), 1 + model.n_classes, *x.shape[2:])
+    out = latent.analogies(model, x, y)  # (B, C, *shape)
+    grid = torch.cat([x[:, None], out], 1)  # (B, 1 + C, *shape)
+    rows = [str(i) for i in (items if items is not None else range(len(x)))]
+    cols = ["input", *(names.label(c) for c in range(out.shape[1]))]
+    return grid_figure(grid, pre, "Analogies: the style of each input (z inferred from it), the class varied",
+                       rows, cols, xlabel="class decoded with", ylabel="input item", names=names)
 
 
 def projection_figure(proj: Projection, y: torch.Tensor | None, title: str | None = None, names: Names = NO_NAMES):
@@ -311,7 +326,7 @@ def write_run_figures(model: VAE, ds: Dataset, pre: Preprocessor, history: list[
                 save(loss_figure(history), folder / "loss.png")]
 
 
-__all__ = ["NO_NAMES", "Names", "activity_figure", "arithmetic_figure", "eval_batch", "factor_traversal_figure",
-           "grid_figure", "interpolation_figure", "interpolation_gif", "kl_figure", "manifold_figure",
-           "projection_figure", "reconstruction_figure", "samples_figure", "save",
+__all__ = ["NO_NAMES", "Names", "activity_figure", "analogy_figure", "arithmetic_figure", "eval_batch",
+           "factor_traversal_figure", "grid_figure", "interpolation_figure", "interpolation_gif", "kl_figure",
+           "manifold_figure", "projection_figure", "reconstruction_figure", "samples_figure", "save",
            "to_display", "traversal_figure", "write_run_figures"]

@@ -17,7 +17,7 @@ from .config import used_if
 from .errors import ConfigError
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU,
-               "gelu": nn.GELU, "silu": nn.SiLU}
+               "gelu": nn.GELU, "silu": nn.SiLU, "softplus": nn.Softplus}
 BODIES = ("mlp", "conv")
 
 
@@ -31,7 +31,7 @@ class NetConfig:
         channels: conv channels per strided layer, input side first.
         kernel, stride: conv kernel size and stride of every strided layer.
         dense: dense widths between the flattened conv features and the latent (e.g. [16]).
-        activation: one of relu, tanh, elu, leaky_relu, gelu, silu.
+        activation: one of relu, tanh, elu, leaky_relu, gelu, silu, softplus.
     """
 
     body: str = "mlp"
@@ -83,10 +83,13 @@ class Encoder(nn.Module):
         self.head = nn.Linear(features + cond_dim, 2 * latent_dim)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.body(x)  # (B, F)
+        return self.head_params(self.body(x), cond)  # body: (B, F)
+
+    def head_params(self, h: torch.Tensor, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, logvar), each ``(..., Z)``, from body features ``h (..., F)`` [+ condition ``(..., c)``]."""
         if cond is not None:
-            h = torch.cat([h, cond], dim=1)  # (B, F + c)
-        mu, logvar = self.head(h).chunk(2, dim=1)  # (B, Z) each
+            h = torch.cat([h, cond], dim=-1)  # (..., F + c)
+        mu, logvar = self.head(h).chunk(2, dim=-1)  # (..., Z) each
         return mu, logvar
 
 

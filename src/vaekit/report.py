@@ -115,7 +115,7 @@ def _pictures(run: Run, ds: Dataset | None, history: list[dict]) -> list[str]:
         recon = figures.reconstruction_figure(model, x[:16], None if y is None else y[:16], pre, names=names)
         out.append(_figure("Reconstructions", recon,
                            f"The first 16 examples of {_esc(ds.name or 'the data')} and their reconstructions."))
-    per_class = " (one row per class)" if model.conditional else ""
+    per_class = " (one row per class)" if latent.generates_by_class(model) else ""
     out.append(_figure("Samples", figures.samples_figure(model, pre, 64, names=names),
                        f"Decoder means of 64 draws from the model's prior, {_esc(model.prior_name)}{per_class}."))
     if ds is not None:
@@ -146,6 +146,10 @@ def _latent_figures(run: Run, ds: Dataset, x: torch.Tensor, y: torch.Tensor | No
                        "Each row sweeps one latent dimension from -3 to 3 prior standard deviations around the "
                        "prior mean, the others held there; rows are ordered by the dimension's mean KL (or, "
                        "without a KL per dimension, by the variance of its posterior means; at most 10 shown)."))
+    if model.classifies:  # semi-supervised models: Kingma et al. 2014, Fig. 1b
+        out.append(_figure("Analogies", figures.analogy_figure(model, x[:8], None, pre, names=names),
+                           "Each row: an input, then its style (z inferred with the class q(y|x) gives it) "
+                           "decoded with every class."))
     if model.latent_dim >= 2 and len(x) >= 3:
         emb = latent.embed(model, ds, pre, index=torch.arange(len(x)))
         proj = figures.projection_figure(latent.project(emb.mu), emb.y, names=names)
@@ -217,6 +221,14 @@ def _pm(r: dict, key: str, unit: str = " nats") -> str:
     return "-" if value is None else f"{value:.2f} ± {se:.2f}{unit}" if se is not None else f"{value:.2f}{unit}"
 
 
+def _classification_fact(r: dict) -> list[tuple[str, str]]:
+    """The test error of a semi-supervised model's classifier q(y|x), when it has one."""
+    if r.get("classification_error") is None:
+        return []
+    return [("classification error q(y|x)",
+             f"{100 * r['classification_error']:.2f}% ({r.get('classification_n')} labelled examples)")]
+
+
 def _evaluation_section(run: Run) -> str:
     """``evaluation.json`` (``vaekit evaluate``): likelihoods, active units, probe, and their figures."""
     r = _read_result(run.path / "evaluation.json")
@@ -229,6 +241,7 @@ def _evaluation_section(run: Run) -> str:
              (f"active units (Var of E q(z|x) > {r.get('active_threshold')})",
               f"{_num(r.get('active_units'))} / {r.get('latent_dim')}"),
              ("linear probe accuracy", f"{_num(r.get('probe_accuracy'))} (chance {_num(r.get('probe_chance'))})"),
+             *_classification_fact(r),
              ("seconds", _num(r.get("seconds")))]
     rows = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in facts)
     out = [f"<h2>Evaluation</h2>\n<table>{rows}</table>"]

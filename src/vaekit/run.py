@@ -342,9 +342,9 @@ def check_compatible(run: Run, ds: Dataset) -> None:
     shape = tuple(run.model.sample_shape)
     if ds.sample_shape != shape:
         raise DataError(f"{ds.name}: examples of shape {ds.sample_shape} do not fit the model's {shape}")
-    if run.model.conditional:
-        if ds.y is None:
-            raise DataError(f"{ds.name}: the conditional model needs labelled data")
+    if run.model.conditional and ds.y is None:
+        raise DataError(f"{ds.name}: the conditional model needs labelled data")
+    if (run.model.conditional or run.model.classifies) and ds.y is not None:  # classes the model knows
         if run.model.n_classes is not None and int(ds.y.max()) >= run.model.n_classes:
             raise DataError(f"{ds.name}: labels up to {int(ds.y.max())} but the model knows "
                             f"{run.model.n_classes} classes")

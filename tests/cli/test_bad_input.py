@@ -310,7 +310,7 @@ def run_commands():
 
 
 #: Commands that need another kind of run than the sweep's (digits): they end in a one-line error.
-OTHER_RUN = {("disentangle",): "shapes", ("impute",): "table", ("synthesize",): "table"}
+OTHER_RUN = {("disentangle",): "shapes", ("impute",): "table", ("synthesize",): "table", ("analogy",): "classes"}
 
 
 def argv_on(path: tuple[str, ...], run: Path, box: Path) -> list[str]:

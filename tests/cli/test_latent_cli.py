@@ -66,7 +66,7 @@ def test_interpolate_between_image_files(capsys, tiny_run, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["sample", "{run}", "--label", "3"], "needs a conditional model"),
+    (["sample", "{run}", "--label", "3"], "needs a model with classes"),
     (["sample", "{run}", "--n", "0"], "argument --n: must be an integer in [1, 10,000], got 0"),
     (["traverse", "{run}", "--kind", "manifold"], "needs a 2-D latent space"),
     (["interpolate", "{run}", "--indices", "1,2,3"], "exactly two"),

@@ -63,7 +63,7 @@ def test_describe_counts_shapes_ranges_and_labels():
     assert list(info) == ["train", "test"]
     assert info["train"] | {"label_counts": None} == {
         "count": 1528, "shape": [1, 8, 8], "dtype": "uint8", "min": 0.0, "max": 16.0, "max_value": 16.0,
-        "n_classes": 10, "label_counts": None}
+        "n_classes": 10, "label_counts": None, "n_unlabelled": 0}
     assert sum(info["train"]["label_counts"]) == 1528 and len(info["test"]["label_counts"]) == 10
 
 

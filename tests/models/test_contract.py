@@ -37,6 +37,8 @@ TINY = {
     "iaf": {"n_flows": 2, "flow_hidden": [8], "context_dim": 4},
     "pixelcnn_vae": {"ar_channels": 4, "ar_layers": 2, "cond_channels": 2},
     "vq_vae": {"code_grid": [2, 2], "codebook_size": 5, "prior_channels": 8, "prior_layers": 2},
+    "m2": {"alpha": 0.5},
+    "m1m2": {"m1_latent_dim": 5, "m1_net": {"body": "mlp", "hidden": [16]}},
 }
 #: (body options, sample shape): MLP and conv bodies, flat and image data.
 GEOMETRIES = {
@@ -120,9 +122,11 @@ def test_backward_reaches_every_parameter(variant, likelihood, geometry):
     model, x, y = make(variant, likelihood, geometry)
     model.loss(x, y, CTX)["loss"].backward()
     aux = {id(p) for p in model.auxiliary_parameters()}
-    main = [(n, p) for n, p in model.named_parameters() if id(p) not in aux]
+    main = [(n, p) for n, p in model.named_parameters() if id(p) not in aux and p.requires_grad]
+    assert [p for _, p in main] == model.main_parameters()
     unreached = [n for n, p in main if p.grad is None or not p.grad.abs().sum() > 0]
     assert not unreached, f"no gradient reaches {unreached}"
+    assert all(p.grad is None for p in model.parameters() if not p.requires_grad), "a frozen part was trained"
     assert all(torch.isfinite(p.grad).all() for _, p in main)
     if aux:
         assert all(p.grad is None for p in model.auxiliary_parameters()), "the ELBO must not train the auxiliary net"

@@ -7,6 +7,7 @@ import copy
 import pytest
 import torch
 
+from vaekit.config import to_dict
 from vaekit.models import PRESETS, build_model
 from vaekit.train.config import build_run_config
 
@@ -22,7 +23,7 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 def test_every_preset_builds_the_model_it_names(name):
     cfg = build_run_config(name)
     model = build_model(cfg.model, (1, 28, 28) if cfg.model.net.body == "mlp" else (1, 64, 64), 10)
-    resolved = _flatten({"model": vars(cfg.model) | {"net": vars(cfg.model.net)}, "train": vars(cfg.train)})
+    resolved = _flatten({"model": to_dict(cfg.model), "train": to_dict(cfg.train)})  # nested nets too (m1_net)
     for key, value in _flatten(PRESETS.get(name)).items():  # every preset value reaches the model's config
         assert resolved[key] == value, key
     width = getattr(model, "n_codes", 1) * cfg.model.latent_dim  # VQ-VAE: a map of codes latent_dim wide

@@ -31,6 +31,25 @@ def iwae_reference(model, x, y, kl_weight: float) -> torch.Tensor:
     return -log_mean_exp(log_px + kl_weight * log_ratio.sum(-1)).mean()
 
 
+def remedied_kl(model, x, y) -> torch.Tensor:
+    """``(B, U)``: the KL columns the KL weight and free bits act on, from the draws ``seeded`` makes:
+    all of them, or a semi-supervised model's z columns (``z_columns``; m2, m1m2)."""
+    torch.manual_seed(11)
+    kl = model.elbo_terms(x, y).kl
+    return kl[:, model.z_columns] if model.classifies else kl
+
+
+def class_terms(model, x, y) -> torch.Tensor | float:
+    """What a semi-supervised model's loss keeps at KL weight 0: the other KL columns (the class
+    term; M1+M2's z1 term) and alpha x the classification term; 0 for the other models."""
+    if not model.classifies:
+        return 0.0
+    torch.manual_seed(11)
+    kl = model.elbo_terms(x, y).kl
+    rest = kl.sum(1).mean() - remedied_kl(model, x, y).sum(1).mean()
+    return rest + model.config.alpha * seeded(model, x, y)["classification"]
+
+
 @pytest.mark.parametrize("variant", list(TINY))
 def test_kl_weight_scales_the_rate_penalty_of_every_model(variant):
     model, x, y = make(variant, "bernoulli", "mlp-image")
@@ -42,8 +61,8 @@ def test_kl_weight_scales_the_rate_penalty_of_every_model(variant):
     if isinstance(model, ImportanceWeighted):  # annealed bound: w scales log p(z) - log q(z|x) in each weight
         for w, out in losses.items():
             torch.testing.assert_close(out["loss"], iwae_reference(model, x, y, w))
-    else:  # loss = distortion + w * regularizer
-        torch.testing.assert_close(losses[0.0]["loss"], losses[0.0]["distortion"])
+    else:  # loss = distortion + w * regularizer (+ the terms of a class latent, at weight 1)
+        torch.testing.assert_close(losses[0.0]["loss"], losses[0.0]["distortion"] + class_terms(model, x, y))
         step = losses[1.0]["loss"] - losses[0.0]["loss"]
         torch.testing.assert_close(losses[0.3]["loss"], losses[0.0]["loss"] + 0.3 * step)
     assert not torch.isclose(losses[0.0]["loss"], losses[1.0]["loss"])
@@ -57,11 +76,13 @@ def test_free_bits_floor_the_rate_of_every_model(variant, per):
         with pytest.raises(ConfigError, match="free bits"):
             seeded(model, x, y, free_bits=40.0, free_bits_group=1)
         return
-    n_units = model.elbo_terms(x, y).kl.shape[1]  # all stochastic layers
+    kl_z = remedied_kl(model, x, y)
+    n_units = kl_z.shape[1]  # all stochastic layers (of z, for a model with a class latent)
     group = 1 if per == "unit" else n_units
     lam = 40.0  # nats per group: above every group's KL, so each is floored at lambda
     plain, floored = seeded(model, x, y), seeded(model, x, y, free_bits=lam, free_bits_group=group)
-    rate = plain["rate"]  # the model's own KL estimate (closed form, or Monte Carlo for IWAE)
+    # the model's own KL estimate (closed form, or Monte Carlo for IWAE); only z's for a class latent
+    rate = kl_z.sum(1).mean() if model.classifies else plain["rate"]
     expected = RATE_SCALE.get(variant, 1.0) * (n_units // group * lam - rate)
     torch.testing.assert_close(floored["loss"] - plain["loss"], expected, rtol=1e-4, atol=1e-3)
     torch.testing.assert_close(floored["nelbo"], plain["nelbo"])  # reported terms are never floored

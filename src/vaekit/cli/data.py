@@ -48,6 +48,8 @@ def format_summary(name: str, s: dict) -> str:
             f"values {s['min']:g}..{s['max']:g} (scaled by 1/{s['max_value']:g})")
     if s["label_counts"] is not None:
         text += f"\n      {s['n_classes']} classes{_label_counts(s['label_counts'])}"
+        if s["n_unlabelled"]:
+            text += f" (and {s['n_unlabelled']} unlabelled)"
     return text
 
 

@@ -66,6 +66,12 @@ def _fmt(value, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+def _error(r: dict) -> str:
+    if r["classification_error"] is None:
+        return "n/a (the model does not classify)"
+    return f"{100 * r['classification_error']:.2f}% ({r['classification_n']} labelled examples)"
+
+
 def format_table(r: dict) -> str:
     """The evaluation result as an aligned two-column table."""
     nll_label = f"NLL (IWAE, K={r['iw_samples']}, {r['iw_examples']} ex.)"
@@ -81,6 +87,7 @@ def format_table(r: dict) -> str:
         ("bits/dim (ELBO / NLL)", f"{_fmt(r['nelbo_bpd'], '.4f')} / {_fmt(r['nll_bpd'], '.4f')}"),
         ("active units (Var[E q(z|x)] > 0.01)", f"{_fmt(r['active_units'], 'd')} / {r['latent_dim']}"),
         ("linear probe accuracy", f"{_fmt(r['probe_accuracy'], '.4f')} (chance {_fmt(r['probe_chance'], '.4f')})"),
+        ("classification error q(y|x)", _error(r)),
         *_sample_rows(r),
         *((f"  {k.replace('_', ' ')}", _fmt(v, "g")) for k, v in r["latent_summary"].items()),
         ("importance samples / second", f"{_fmt(r['iw_samples_per_second'], ',.0f')} ({r['threads']} threads)"),

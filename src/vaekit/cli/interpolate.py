@@ -43,13 +43,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _endpoints(args, r):
-    """The two inputs ``(2, *shape)`` and the label used along the path (conditional models)."""
-    from ..latent import batch, choose, labels_for, load_images
+    """The two inputs ``(2, *shape)`` and the label used along the path (models with classes)."""
+    from ..latent import batch, choose, generates_by_class, labels_for, load_images
 
     if args.images:
         return load_images(r, args.images, args.resize), labels_for(r.model, 1, args.label)
     ds = split(args, r)
     x, y = batch(r, ds, choose(ds, args.indices, 2, args.seed))
-    if not r.model.conditional:
+    if not generates_by_class(r.model) or y is None or int(y[0]) < 0:
         return x, labels_for(r.model, 1, args.label)
     return x, y[:1] if args.label is None else labels_for(r.model, 1, args.label)

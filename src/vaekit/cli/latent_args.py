@@ -47,7 +47,7 @@ def add_data_args(p: argparse.ArgumentParser, items: int | None = None) -> None:
 
 
 def add_label_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--label", type=INT, metavar="K", help="class to generate (conditional models only)")
+    p.add_argument("--label", type=INT, metavar="K", help="class to generate (models with classes: cvae, m2, m1m2)")
 
 
 def open_run(args: argparse.Namespace, *outputs):

@@ -10,8 +10,9 @@ import torch
 from ..errors import ConfigError, DataError
 from ..limits import MAX_IMAGE_SIZE_PIXELS, check_seed
 from ..registry import Registry
-from .dataset import (Dataset, SourceData, Splits, batch_indices, n_batches, split_off_test,
+from .dataset import (UNLABELLED, Dataset, SourceData, Splits, batch_indices, n_batches, split_off_test,
                       split_off_validation)
+from .labelled import LabelledBatches, keep_labels
 from .preprocess import BINARIZE_MODES, Preprocessor, binarize_once, fit_standardizer, perturb_once, value_range
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,9 @@ class DataConfig:
             example is in the same split with or without it.
         perturb: fraction of training input values replaced by uniform noise, one fixed seeded draw
             (background models for likelihood ratios, Ren et al. 2019, Sec. 3.1); 0 disables.
+        labelled: keep this many training labels, balanced over the classes (seeded by ``seed``), and
+            hide the others (label -1, ``UNLABELLED``) for semi-supervised models (m2, m1m2);
+            validation and test data keep theirs. None keeps every label.
     """
 
     spec: str = "digits"
@@ -67,6 +71,7 @@ class DataConfig:
     column_types: dict | None = None
     missing: str = "error"
     modes: int = 0
+    labelled: int | None = None
 
     def __post_init__(self) -> None:
         if self.binarize not in BINARIZE_MODES:
@@ -77,6 +82,8 @@ class DataConfig:
             raise ConfigError("data.binarize and data.standardize cannot both be set")
         if self.classes is not None and not self.classes:
             raise ConfigError("data.classes must name at least one class (or be null for all)")
+        if self.labelled is not None and self.labelled < 1:
+            raise ConfigError(f"data.labelled must be at least 1 (or null for every label), got {self.labelled}")
         if not 0.0 <= self.perturb <= 1.0:
             raise ConfigError(f"data.perturb must lie in [0, 1], got {self.perturb}")
         if self.test_fraction is not None and not 0.0 <= self.test_fraction < 1.0:
@@ -173,6 +180,8 @@ def prepare(src: SourceData, cfg: DataConfig, columns=None) -> tuple[Splits, Pre
         (train, val, test), columns = encode_splits(src, cfg, columns, (train, val, test))
     elif columns is not None:
         raise DataError(f"{train.name}: the model was trained on a table; give table data (csv:FILE)")
+    if cfg.labelled is not None:
+        train = keep_labels(train, cfg.labelled, cfg.seed + 4)
     if cfg.perturb > 0:
         train = perturb_once(train, cfg.perturb, cfg.seed + 3)
     if cfg.binarize == "static":
@@ -205,6 +214,6 @@ def _standardize(cfg: DataConfig, src: SourceData, train: Dataset) -> bool:
 
 
 __all__ = [
-    "SOURCES", "DataConfig", "Dataset", "DataError", "Preprocessor", "SourceData", "Splits",
-    "batch_indices", "keep_classes", "load_data", "load_source", "n_batches", "prepare",
+    "SOURCES", "UNLABELLED", "DataConfig", "Dataset", "DataError", "LabelledBatches", "Preprocessor", "SourceData",
+    "Splits", "batch_indices", "keep_classes", "keep_labels", "load_data", "load_source", "n_batches", "prepare",
 ]

@@ -16,6 +16,9 @@ import torch
 from ..errors import DataError
 from ..limits import check_labels_range
 
+#: The label of an example whose class is hidden or unknown (semi-supervised training data).
+UNLABELLED = -1
+
 
 @dataclass
 class Dataset:
@@ -23,7 +26,8 @@ class Dataset:
 
     Attributes:
         x: ``(N, C, H, W)`` images or ``(N, D)`` vectors; ``uint8`` or ``float32``.
-        y: ``(N,)`` int64 class labels, or None.
+        y: ``(N,)`` int64 class labels in [0, n_classes), :data:`UNLABELLED` (-1) for an example
+            without one (semi-supervised data), or None.
         max_value: what ``x`` is divided by to reach [0, 1] (255 for 8-bit, 1 for binary/float).
         n_classes: number of classes when labelled.
         factors: ``(N, F)`` ground-truth generative factors (shapes data), or None.
@@ -53,13 +57,15 @@ class Dataset:
     def _check_labels(self, where: str) -> None:
         """Labels are class indices ``0..K-1``; without ``n_classes``, K = largest label + 1 must be at
         most ``max(N, 65,536)`` (:func:`vaekit.limits.class_limit`), checked before anything is allocated
-        per class."""
+        per class. :data:`UNLABELLED` (-1) marks a hidden label, allowed beside labelled examples."""
         if self.y.shape != (self.x.shape[0],):
             raise DataError(f"{where}: {self.x.shape[0]} examples but labels of shape {tuple(self.y.shape)}")
         if self.y.is_floating_point() or self.y.is_complex() or self.y.dtype == torch.bool:
             raise DataError(f"{where}: labels must be integers, got dtype {self.y.dtype}")
         self.y = self.y.long()
         lo, hi = int(self.y.min()), int(self.y.max())
+        if lo == UNLABELLED and hi >= 0:  # hidden labels beside labelled examples (data.labelled)
+            lo = 0  # the others, integers above -1, lie in 0..hi
         check_labels_range(lo, hi, len(self.y), where, self.n_classes)
         if self.n_classes is None:
             self.n_classes = hi + 1

@@ -11,15 +11,17 @@ def summarize(ds: Dataset) -> dict:
     """Count, example shape, stored dtype, value range, scale and label counts of one dataset.
 
     Returns:
-        ``{"count", "shape", "dtype", "min", "max", "max_value", "n_classes", "label_counts"}``;
-        ``label_counts[k]`` is the number of examples with label k (None when unlabelled).
+        ``{"count", "shape", "dtype", "min", "max", "max_value", "n_classes", "label_counts", "n_unlabelled"}``;
+        ``label_counts[k]`` is the number of examples with label k (None when unlabelled), ``n_unlabelled``
+        the number whose label is hidden (-1; None without labels).
     """
-    counts = None
+    counts = hidden = None
     if ds.y is not None:
-        counts = torch.bincount(ds.y, minlength=ds.n_classes or 0).tolist()
+        counts = torch.bincount(ds.y[ds.y >= 0], minlength=ds.n_classes or 0).tolist()
+        hidden = int((ds.y < 0).sum())
     return {"count": len(ds), "shape": list(ds.sample_shape), "dtype": str(ds.x.dtype).removeprefix("torch."),
             "min": float(ds.x.min()), "max": float(ds.x.max()), "max_value": ds.max_value,
-            "n_classes": ds.n_classes, "label_counts": counts}
+            "n_classes": ds.n_classes, "label_counts": counts, "n_unlabelled": hidden}
 
 
 def describe(splits: Splits) -> dict[str, dict]:

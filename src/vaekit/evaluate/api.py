@@ -20,8 +20,8 @@ from ..models.usage import ACTIVE_THRESHOLD, active_units
 from ..posthoc import POSTHOC_PRIORS, aggregate_prior
 from ..run import Run, check_compatible, load_eval_splits, open_run
 from .features import ClassifierConfig, feature_classifier, features_of
-from .latent_stats import linear_probe, posterior_means
-from .likelihood import DEFAULT_BUDGET, elbo_per_example, iw_log_likelihood, model_bpd
+from .latent_stats import classification_error, linear_probe, posterior_means
+from .likelihood import DEFAULT_BUDGET, elbo_per_example, iw_log_likelihood, model_bpd, model_labels
 from .sample_quality import KNN_K, draw_samples, sample_metrics
 
 log = logging.getLogger(__name__)
@@ -71,13 +71,17 @@ def evaluate(run: str | Path | Run, data: str | None = None, split: str = "test"
 
     Returns:
         A JSON-ready dict; the keys are always the same and values that do not apply (bits/dim of
-        non-image data, probe metrics of unlabelled data) are None. Nats are per example; ``*_se``
-        are standard errors over examples. ``kl_per_dim`` covers every stochastic layer (bottom
-        first); active units, ``posterior_mean_variance`` and the probe use ``encode(x).mean`` (the
-        top layer of a hierarchical model). What a model's :class:`~vaekit.models.Capabilities` rule
-        out is None: the NLL without a density bound, KL per dimension where the rate does not
-        factorize (``rate_estimator`` says which), active units of a discrete code; a point-mass
-        posterior is evaluated with one importance sample (``iw_samples`` records it).
+        non-image data, probe metrics of unlabelled data, the classification error of models that do
+        not classify) are None. Nats are per example; ``*_se`` are standard errors over examples.
+        ``kl_per_dim`` covers every stochastic layer (bottom first); active units,
+        ``posterior_mean_variance`` and the probe use ``encode(x).mean`` (the top layer of a
+        hierarchical model). What a model's :class:`~vaekit.models.Capabilities` rule out is None:
+        the NLL without a density bound, KL per dimension where the rate does not factorize
+        (``rate_estimator`` says which), active units of a discrete code; a point-mass posterior is
+        evaluated with one importance sample (``iw_samples`` records it). Conditional models (cvae)
+        are scored on log p(x | y); semi-supervised ones (m2, m1m2) on log p(x), the labels only
+        scoring their classifier (``classification_error`` on the split's labelled examples; their
+        KL columns end with the class term).
     """
     _check_counts(iw_samples=iw_samples, iw_examples=iw_examples, budget=budget, batch_size=batch_size,
                   probe_max_fit=probe_max_fit, threads=threads)
@@ -94,11 +98,13 @@ def evaluate(run: str | Path | Run, data: str | None = None, split: str = "test"
     t0 = time.perf_counter()
     with _torch_threads(threads):
         out = _header(run, ds, data, split, weights, seed)
-        terms = elbo_per_example(run.model, ds.x, ds.y, transform=run.preprocessor, batch_size=batch_size, seed=seed)
+        y = model_labels(run.model, ds.y)
+        terms = elbo_per_example(run.model, ds.x, y, transform=run.preprocessor, batch_size=batch_size, seed=seed)
         out.update(_elbo_section(terms, run.model))
         out.update(_iw_section(run, ds, terms, iw_samples, iw_examples, seed, budget))
         out.update(_latent_section(run.model, terms))
         out.update(_probe_section(run, splits, ds, split, terms["mu"], probe, probe_max_fit, seed, batch_size))
+        out.update(_classification_section(run, ds, batch_size))
         out.update(_sample_section(run, splits, ds, samples, sample_prior, features, seed,
                                    classifier or ClassifierConfig()))
     out["seconds"] = time.perf_counter() - t0
@@ -161,7 +167,7 @@ def _iw_section(run: Run, ds: Dataset, terms: dict[str, torch.Tensor], k: int, m
         log.info("q(z|x) is a point mass: one importance sample gives the bound (not %d)", k)
         k = 1
     idx = subset_index(len(ds), m, seed)
-    y = None if ds.y is None else ds.y[idx]
+    y = model_labels(run.model, None if ds.y is None else ds.y[idx])
     log.info("importance-sampled NLL: K=%d on %d examples", k, len(idx))
     t0 = time.perf_counter()
     log_px = iw_log_likelihood(run.model, ds.x[idx], y, k, transform=run.preprocessor, seed=seed, budget=budget)
@@ -186,6 +192,13 @@ def _latent_section(model: VAE, terms: dict[str, torch.Tensor]) -> dict:
             "prior": model.prior_name, "latent_summary": model.latent_summary(terms["mu"])}
 
 
+def _classification_section(run: Run, ds: Dataset, batch_size: int) -> dict:
+    """Error of the model's own classifier q(y | x) on the labelled examples (models that classify)."""
+    if not run.model.classifies or ds.y is None:
+        return {"classification_error": None, "classification_n": None}
+    return classification_error(run.model, ds.x, ds.y, transform=run.preprocessor, batch_size=batch_size)
+
+
 def _probe_section(run: Run, splits: Splits, ds: Dataset, split: str, mu: torch.Tensor, enabled: bool,
                    max_fit: int, seed: int, batch_size: int) -> dict:
     """Linear probe of the posterior means: fitted on the training split, scored on ``ds``
@@ -195,15 +208,17 @@ def _probe_section(run: Run, splits: Splits, ds: Dataset, split: str, mu: torch.
         return empty
     log.info("linear probe of the posterior means")
     if split == "train":
-        perm = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))
-        n_eval = max(1, int(len(ds) * PROBE_HOLDOUT))
+        labelled = (ds.y >= 0).nonzero()[:, 0]  # (L,)
+        perm = labelled[torch.randperm(len(labelled), generator=torch.Generator().manual_seed(seed))]
+        n_eval = max(1, int(len(perm) * PROBE_HOLDOUT))
         fit, held = perm[n_eval:][:max_fit], perm[:n_eval]
         result = linear_probe(mu[fit], ds.y[fit], mu[held], ds.y[held], seed)
     else:
-        idx = subset_index(len(splits.train), max_fit, seed)
+        labelled = (splits.train.y >= 0).nonzero()[:, 0]  # (L,) semi-supervised data: the kept labels only
+        idx = labelled[subset_index(len(labelled), max_fit, seed)]
         fit_y = splits.train.y[idx]
-        mu_fit = posterior_means(run.model, splits.train.x[idx], fit_y, transform=run.preprocessor,
-                                 batch_size=batch_size)
+        mu_fit = posterior_means(run.model, splits.train.x[idx], model_labels(run.model, fit_y),
+                                 transform=run.preprocessor, batch_size=batch_size)
         result = linear_probe(mu_fit, fit_y, mu, ds.y, seed)
     return {"probe_accuracy": result["accuracy"], "probe_chance": result["chance"],
             "probe_n_fit": result["n_fit"], "probe_n_eval": result["n_eval"]}

@@ -1,5 +1,6 @@
-"""Statistics of the latent code: linear-probe accuracy and posterior means (active units and KL per
-dimension are in :mod:`vaekit.models.usage`)."""
+"""Statistics of the latent code: linear-probe accuracy, posterior means, and the classification error
+of models whose class is a latent variable (``model.classifies``); active units and KL per dimension
+are in :mod:`vaekit.models.usage`."""
 
 from __future__ import annotations
 
@@ -54,3 +55,31 @@ def posterior_means(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None, 
             xb, yb = batch_to(x, y, slice(start, start + batch_size), device, transform)
             means.append(model.encode(xb, yb).mean.double().cpu())  # (b, Z)
     return torch.cat(means)
+
+
+@torch.inference_mode()
+def predicted_labels(model: VAE, x: torch.Tensor, *, transform: Transform | None = None,
+                     batch_size: int = 1000) -> torch.Tensor:
+    """``model.classify(x)`` for every example: ``(N, *shape) -> (N,)`` int64 on CPU."""
+    if not model.classifies:
+        raise DataError(f"model {model.config.name!r} does not infer classes")
+    out = []
+    with evaluating(model) as device:
+        for start in range(0, x.shape[0], batch_size):
+            xb, _ = batch_to(x, None, slice(start, start + batch_size), device, transform)
+            out.append(model.classify(xb).cpu())  # (b,)
+    return torch.cat(out)
+
+
+def classification_error(model: VAE, x: torch.Tensor, y: torch.Tensor, *, transform: Transform | None = None,
+                         batch_size: int = 1000) -> dict:
+    """Test error of the model's classifier on the labelled examples (``y >= 0``) of ``x``.
+
+    Returns ``classification_error`` (fraction of wrong labels) and ``classification_n`` (examples scored).
+    """
+    labelled = y >= 0
+    if not bool(labelled.any()):
+        raise DataError("the classification error needs labelled examples")
+    pred = predicted_labels(model, x[labelled], transform=transform, batch_size=batch_size)
+    return {"classification_error": float((pred != y[labelled]).double().mean()),
+            "classification_n": int(labelled.sum())}

@@ -206,20 +206,28 @@ def elbo_per_example(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None,
     return {name: torch.cat(ts) for name, ts in parts.items()}
 
 
+def model_labels(model: VAE, y: torch.Tensor | None) -> torch.Tensor | None:
+    """The labels a model's likelihood bounds take: ``y`` for conditional models (bounds on log p(x | y)),
+    None for the others, so a semi-supervised model (m2, m1m2) is scored on log p(x) with its class
+    inferred, whatever labels the evaluation data carries."""
+    return y if model.conditional else None
+
+
 @torch.inference_mode()
 def elbo_stats(model: VAE, ds: Dataset, pre: Preprocessor, batch_size: int = 1000,
                device: torch.device | str = "cpu") -> dict[str, float]:
     """One-sample negative ELBO and its terms over a dataset, averaged per example (nats).
 
     Uses ``model.loss`` (the terms the training objective reports); the training loop validates
-    with it. Returns a dict with ``nelbo``, ``rate``, ``distortion`` and ``bpd`` (nelbo in bits/dim, or
-    None: see :func:`model_bpd`).
+    with it. Labels reach conditional models only (see :func:`model_labels`). Returns a dict with
+    ``nelbo``, ``rate``, ``distortion`` and ``bpd`` (nelbo in bits/dim, or None: see :func:`model_bpd`).
     """
     total = torch.zeros(3, dtype=torch.float64)
+    labels = model_labels(model, ds.y)
     with evaluating(model):
         for idx in batch_indices(len(ds), batch_size, shuffle=False):
             x = pre(ds.x[idx].to(device))
-            y = None if ds.y is None else ds.y[idx].to(device)
+            y = None if labels is None else labels[idx].to(device)
             out = model.loss(x, y)
             total += torch.stack([out["nelbo"], out["rate"], out["distortion"]]).double().cpu() * len(idx)
     nelbo, rate, distortion = (total / len(ds)).tolist()

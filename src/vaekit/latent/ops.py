@@ -19,14 +19,21 @@ from ..models import VAE, require
 INTERPOLATIONS = ("lerp", "slerp")
 
 
-def labels_for(model: VAE, n: int, label: int | None = None) -> torch.Tensor | None:
-    """Labels for ``n`` generated examples: None for unconditional models.
+def generates_by_class(model: VAE) -> bool:
+    """Whether the model's decoder takes a class: conditional (cvae) and semi-supervised (m2, m1m2) models."""
+    return model.conditional or model.classifies
 
-    A conditional model gets ``label`` for all ``n`` (or the classes in turn, 0, 1, ..., when None).
+
+def labels_for(model: VAE, n: int, label: int | None = None) -> torch.Tensor | None:
+    """Labels for ``n`` generated examples: None for models without classes.
+
+    A model that generates by class gets ``label`` for all ``n`` (or the classes in turn, 0, 1, ...,
+    when None).
     """
-    if not model.conditional:
+    if not generates_by_class(model):
         if label is not None:
-            raise ConfigError(f"--label needs a conditional model; model {model.config.name!r} is not conditional")
+            raise ConfigError(f"--label needs a model with classes (cvae, m2, m1m2); model "
+                              f"{model.config.name!r} has none")
         return None
     if label is not None and not 0 <= label < model.n_classes:
         raise ConfigError(f"label must lie in [0, {model.n_classes - 1}], got {label}")
@@ -201,3 +208,25 @@ def arithmetic(model: VAE, x: torch.Tensor, vector: torch.Tensor, scales: tuple[
     z = mu[None] + s[:, None, None] * vector.to(mu)  # (S, B, Z)
     yy = None if y is None else y.repeat(len(scales))
     return decode_mean(model, z, yy)
+
+
+@torch.no_grad()
+def analogies(model: VAE, x: torch.Tensor, y: torch.Tensor | None = None,
+              classes: torch.Tensor | None = None) -> torch.Tensor:
+    """Style fixed, class varied (Kingma et al. 2014, Fig. 1b; Sohn et al. 2015): each input's
+    posterior mean z = E[z | x, y] decoded with every class.
+
+    Args:
+        x: ``(B, *shape)`` inputs (model space).
+        y: ``(B,)`` their labels for encoding; None (or -1 entries) lets a semi-supervised model infer
+            them. A conditional model needs them.
+        classes: ``(C,)`` classes to decode with (default all).
+    Returns ``(B, C, *shape)`` decoder means.
+    """
+    if not generates_by_class(model):
+        raise ConfigError(f"analogies need a model with classes (cvae, m2, m1m2); model {model.config.name!r} has none")
+    classes = torch.arange(model.n_classes) if classes is None else classes
+    classes = classes.to(device_of(model))
+    mu = posterior_mean(model, x, y)  # (B, Z)
+    z = mu[:, None].expand(len(x), len(classes), mu.shape[-1])  # (B, C, Z)
+    return decode_mean(model, z, classes.repeat(len(x)))

@@ -11,7 +11,7 @@ from ..limits import MAX_PARAMETERS
 from ..tabular.codec import TableCodec
 from ..tabular.likelihood import ColumnLayout
 from . import vae  # noqa: F401  (registers "vae"; imported first so it lists first)
-from . import beta_vae, cvae, factor_vae, hierarchical, iwae, tcvae  # noqa: F401  (register the variants)
+from . import beta_vae, cvae, factor_vae, hierarchical, iwae, m1m2, m2, tcvae  # noqa: F401  (register the variants)
 from . import iaf, mog_prior, pixelcnn_vae, vampprior, vq_vae  # noqa: F401  (priors, posteriors, decoders)
 from .base import MODELS, VAE, Capabilities, ElboTerms, LossContext, ModelConfig, free_bits_kl, require
 from .presets import PRESETS

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -156,8 +156,12 @@ class VAE(nn.Module):
     """
 
     Config = ModelConfig
+    #: The model needs class labels: q(z | x, y) and p(x | z, y) (conditional VAE).
     conditional = False
     capabilities = Capabilities()
+    #: The class is a latent variable the model infers (semi-supervised models): ``classify(x)`` gives
+    #: labels, generation takes a class, and labels are optional inputs (-1 or None: unlabelled).
+    classifies = False
 
     def __init__(self, config: ModelConfig, sample_shape: tuple[int, ...], n_classes: int | None = None,
                  columns: nn.Module | None = None) -> None:
@@ -280,9 +284,16 @@ class VAE(nn.Module):
         return []
 
     def main_parameters(self) -> list[nn.Parameter]:
-        """Parameters the ELBO optimizer updates: all but the auxiliary ones."""
+        """Parameters the ELBO optimizer updates: all but the auxiliary and the frozen ones."""
         aux = {id(p) for p in self.auxiliary_parameters()}
-        return [p for p in self.parameters() if id(p) not in aux]
+        return [p for p in self.parameters() if id(p) not in aux and p.requires_grad]
+
+    def warm_start(self, load: Callable[[str], "VAE"]) -> None:
+        """Copy weights from the trained runs the config names (hook: M1+M2's feature VAE; default none).
+
+        Called once when training starts, never when a run is reloaded or resumed; ``load(path)``
+        returns the model of a run directory.
+        """
 
     def auxiliary_loss(self) -> torch.Tensor | None:
         """Loss of the auxiliary networks for the step just taken (None: nothing to update)."""

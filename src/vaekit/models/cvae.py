@@ -52,7 +52,7 @@ class CVAE(VAE):
 
     def build(self) -> None:
         if not self.n_classes or self.n_classes < 2:
-            raise ConfigError("model 'cvae' needs labelled data with at least 2 classes "
+            raise ConfigError(f"model {self.config.name!r} needs labelled data with at least 2 classes "
                               f"(the data has n_classes={self.n_classes})")
         if self.config.label_encoding == "embedding":
             self.label_embedding = nn.Embedding(self.n_classes, self.config.embed_dim)
@@ -64,15 +64,19 @@ class CVAE(VAE):
 
     def condition(self, y: torch.Tensor | None) -> torch.Tensor:
         """Labels ``(B,)`` int in [0, n_classes) -> conditioning vectors ``(B, c)``."""
-        y = self.check_labels(y)
+        return self.label_vectors(self.check_labels(y))
+
+    def label_vectors(self, y: torch.Tensor) -> torch.Tensor:
+        """Valid labels ``(...)`` (unchecked) -> conditioning vectors ``(..., c)``."""
         if self.config.label_encoding == "embedding":
-            return self.label_embedding(y)  # (B, embed_dim)
-        return F.one_hot(y, self.n_classes).to(self.label_dtype)  # (B, n_classes)
+            return self.label_embedding(y)  # (..., embed_dim)
+        return F.one_hot(y, self.n_classes).to(self.label_dtype)  # (..., n_classes)
 
     def check_labels(self, y: torch.Tensor | None) -> torch.Tensor:
         """Validate labels: present, integer, one per example, within [0, n_classes)."""
+        name = self.config.name
         if y is None:
-            raise DataError("model 'cvae' needs class labels y (the data has none, or none were passed)")
+            raise DataError(f"model {name!r} needs class labels y (the data has none, or none were passed)")
         if y.is_floating_point() or y.dtype == torch.bool:
             raise DataError(f"class labels must be integers, got dtype {y.dtype}")
         if y.dim() != 1:
@@ -81,7 +85,8 @@ class CVAE(VAE):
             return y.long()
         lo, hi = int(y.min()), int(y.max())
         if lo < 0 or hi >= self.n_classes:
-            raise DataError(f"class labels must lie in [0, {self.n_classes - 1}], found {lo}..{hi}")
+            hint = " (-1 marks an unlabelled example: train a semi-supervised model, m2 or m1m2)" if lo == -1 else ""
+            raise DataError(f"class labels must lie in [0, {self.n_classes - 1}], found {lo}..{hi}{hint}")
         return y.long()
 
     @property
@@ -92,12 +97,15 @@ class CVAE(VAE):
     def sample(self, n: int, y: torch.Tensor | int | list | None = None, temperature: float = 1.0,
                mean: bool = True, prior=None) -> torch.Tensor:
         """``n`` draws of class ``y``: an int (all the same class) or ``n`` labels; required."""
-        device = device_of(self)
+        return super().sample(n, y=self.sample_labels(n, y), temperature=temperature, mean=mean, prior=prior)
+
+    def sample_labels(self, n: int, y: torch.Tensor | int | list | None) -> torch.Tensor:
+        """The ``(n,)`` labels to generate: ``y`` as an int (all the same class) or ``n`` labels."""
         if y is None:
-            raise DataError("cvae.sample needs the classes to generate: y=<int> or y=<n labels>")
-        y = torch.as_tensor(y, device=device)
+            raise DataError(f"{self.config.name}.sample needs the classes to generate: y=<int> or y=<n labels>")
+        y = torch.as_tensor(y, device=device_of(self))
         if y.dim() == 0:
             y = y.expand(n)
         if y.shape != (n,):
-            raise DataError(f"cvae.sample: expected {n} labels, got shape {tuple(y.shape)}")
-        return super().sample(n, y=y, temperature=temperature, mean=mean, prior=prior)
+            raise DataError(f"{self.config.name}.sample: expected {n} labels, got shape {tuple(y.shape)}")
+        return y

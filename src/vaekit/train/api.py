@@ -99,6 +99,7 @@ def train(config: RunConfig | dict, finish: Finish | None = None, history: dict 
         splits, pre = load_data(cfg.data)
         cfg = resolve_likelihood(cfg, splits, pre)
         model = build_model(cfg.model, splits.train.sample_shape, splits.train.n_classes, splits.columns)
+        model.warm_start(lambda run_dir: open_run(run_dir).model)  # weights of runs it builds on (M1+M2's M1)
         trainer = _trainer(model, splits, pre, cfg, device, d)
         info = run_info(cfg, splits, cfg.data.binarize)
         path = new_run_dir(cfg) if d.main else None

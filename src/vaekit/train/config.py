@@ -49,6 +49,8 @@ class TrainConfig:
         mlflow: log params, metrics and figures to MLflow (needs ``vaekit[mlflow]``).
         mlflow_uri: MLflow tracking URI; None: ``$MLFLOW_TRACKING_URI``, else a local file store
             ``<out_dir>/mlruns``.
+        labelled_per_batch: labelled examples appended to every batch, drawn anew each step, when the
+            training split mixes labelled and unlabelled examples (``data.labelled``); 0: none.
     """
 
     epochs: int = 200
@@ -77,6 +79,7 @@ class TrainConfig:
     log_every: int = 50
     mlflow: bool = False
     mlflow_uri: str | None = used_if(lambda c: c.mlflow, default=None)
+    labelled_per_batch: int = 10
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "eval_batch_size", "n_cycles", "free_bits_group", "max_nonfinite",
@@ -89,8 +92,9 @@ class TrainConfig:
         check_device_name(self.device, "train.device")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if self.checkpoint_every < 0 or self.checkpoint_minutes < 0:
-            raise ConfigError("train.checkpoint_every and train.checkpoint_minutes must be non-negative")
+        if self.checkpoint_every < 0 or self.checkpoint_minutes < 0 or self.labelled_per_batch < 0:
+            raise ConfigError("train.checkpoint_every, train.checkpoint_minutes and train.labelled_per_batch "
+                              "must be non-negative")
         for key in ("grad_clip", "skip_threshold"):
             value = getattr(self, key)
             if value is not None and not 0 < value < math.inf:

@@ -20,7 +20,7 @@ from typing import Callable
 import torch
 
 from ..config import to_dict
-from ..data import Dataset, Preprocessor, Splits
+from ..data import Dataset, LabelledBatches, Preprocessor, Splits
 from ..device import as_channels_last, check_precision, place_model, use_channels_last
 from ..errors import CheckpointError, TrainingError
 from ..evaluate.likelihood import elbo_stats, model_bpd
@@ -114,6 +114,7 @@ class Trainer:
         self.last_checkpoint = time.monotonic()
         self.train_x = splits.train.x.to(device)
         self.train_y = None if splits.train.y is None else splits.train.y.to(device)
+        self.mix_labelled = LabelledBatches(self.train_y, cfg.labelled_per_batch, cfg.seed, self.dist.rank)
 
     @property
     def opt(self) -> torch.optim.Optimizer:
@@ -143,6 +144,7 @@ class Trainer:
 
     def train_step(self, idx: torch.Tensor, bar=None) -> None:
         """One guarded step on the training examples ``idx`` ``(b,)``; counters, bar, checkpoint."""
+        idx = self.mix_labelled(idx, self.state.step)  # (b + l,): labelled ones appended (semi-supervised)
         x = self.pre(self.train_x[idx], train=True)  # (b, *shape) float
         y = None if self.train_y is None else self.train_y[idx]
         terms, bad = self.stepper(as_channels_last(x) if self.channels_last else x, y, self.ctx())

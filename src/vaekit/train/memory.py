@@ -17,7 +17,7 @@ from ..data import prepare
 from ..data.memory import from_memory
 from ..device import resolve_device
 from ..models import build_model
-from ..run import Run, resolve_likelihood
+from ..run import Run, open_run, resolve_likelihood
 from .api import run_info
 from .config import RunConfig
 from .loop import Trainer
@@ -45,6 +45,7 @@ def fit(x, y=None, config: RunConfig | dict | None = None) -> Run:
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(cfg.train.seed)
         model = build_model(cfg.model, splits.train.sample_shape, splits.train.n_classes, splits.columns)
+        model.warm_start(lambda run_dir: open_run(run_dir).model)  # weights of runs it builds on (M1+M2's M1)
         trainer = Trainer(model, splits, pre, cfg.train, device)
         best = _BestWeights()
         trainer.on_epoch_end.append(best.keep)
