@@ -40,9 +40,9 @@ STEPS = (0, 1, 5, 20)
 #: dataset -> (data spec, training overrides): small MLP VAEs sized to the budget.
 DATASETS = {
     "mnist": ("mnist:{mnist}", {"model": {"latent_dim": 16, "net": {"hidden": [256]}},
-                                "train": {"epochs": 4, "batch_size": 128}}),
+                                "train": {"epochs": 3, "batch_size": 256}}),
     "digits": ("digits", {"model": {"latent_dim": 8, "net": {"hidden": [128]}},
-                          "train": {"epochs": 60, "batch_size": 64}}),
+                          "train": {"epochs": 30, "batch_size": 64}}),
 }
 
 

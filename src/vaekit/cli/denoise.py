@@ -19,10 +19,28 @@ def register(sub) -> None:
     p.add_argument("--corrupt", type=corruptions, action="append", metavar=CORRUPT_METAVAR,
                    help=f"a corruption to undo (repeatable, one grid block and table row each): {CORRUPT_HELP}; "
                         f"default: the run's train.corrupt, else {DEFAULT_CORRUPTION}")
+    add_scoring_args(p)
+    p.set_defaults(func=run)
+
+
+def add_scoring_args(p: argparse.ArgumentParser) -> None:
+    """--n-eval and --json, shared with ``vaekit inpaint``."""
     p.add_argument("--n-eval", type=ITEMS, default=1000,
                    help="seeded random examples scored (default 1000; the grid shows the first --n)")
-    p.add_argument("--json", metavar="FILE", help="the table as JSON (default: --out with .json)")
-    p.set_defaults(func=run)
+    p.add_argument("--json", metavar="FILE", help="the scores as JSON (default: --out with .json)")
+
+
+def scored_items(args: argparse.Namespace):
+    """(grid path, JSON path, run, split, x, y): the outputs checked first, then ``max(--n, --n-eval)``
+    seeded random items (or --indices) as model inputs."""
+    from ..latent import batch, choose
+
+    out = out_path(args)
+    table_path = Path(args.json) if args.json else out.with_suffix(".json")
+    r = open_run(args, table_path)
+    ds = split(args, r)
+    x, y = batch(r, ds, choose(ds, args.indices, min(len(ds), max(args.n, args.n_eval)), args.seed))
+    return out, table_path, r, ds, x, y
 
 
 def pipelines(args: argparse.Namespace, run) -> list:
@@ -37,15 +55,9 @@ def pipelines(args: argparse.Namespace, run) -> list:
 def run(args: argparse.Namespace) -> int:
     from ..figures import save
     from ..io import write_json
-    from ..latent import batch, choose
     from ..restoration import denoise, denoising_figure
 
-    out = out_path(args)
-    table_path = Path(args.json) if args.json else out.with_suffix(".json")
-    r = open_run(args, table_path)
-    ds = split(args, r)
-    index = choose(ds, args.indices, min(len(ds), max(args.n, args.n_eval)), args.seed)
-    x, y = batch(r, ds, index)
+    out, table_path, r, ds, x, y = scored_items(args)
     result = denoise(r.model, x, y, pipelines(args, r), r.preprocessor.mean is not None, args.seed)
     save(denoising_figure(result, r.preprocessor, min(args.n, len(x))), out)
     write_json(table_path, {"run": str(args.run), "data": ds.name, "examples": len(x), "seed": args.seed,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from .common import Number
-from .latent_args import ITEMS, add_data_args, add_run_args, open_run, out_path, split
+from .denoise import add_scoring_args, scored_items
+from .latent_args import add_data_args, add_run_args
 
 
 def register(sub) -> None:
@@ -22,24 +22,16 @@ def register(sub) -> None:
     p.add_argument("--mode", default="mean", choices=["mean", "gibbs"],
                    help="mean: posterior and decoder means; gibbs: z ~ q(z|x), x ~ p(x|z) (default mean)")
     p.add_argument("--fill", default="zero", choices=["zero", "noise"], help="start of the hidden pixels (default zero)")
-    p.add_argument("--n-eval", type=ITEMS, default=1000,
-                   help="seeded random examples scored (default 1000; the grid shows the first --n)")
-    p.add_argument("--json", metavar="FILE", help="the scores as JSON (default: --out with .json)")
+    add_scoring_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..figures import save
     from ..io import write_json
-    from ..latent import batch, choose
     from ..restoration import inpaint_examples, inpainting_figure
 
-    out = out_path(args)
-    table_path = Path(args.json) if args.json else out.with_suffix(".json")
-    r = open_run(args, table_path)
-    ds = split(args, r)
-    index = choose(ds, args.indices, min(len(ds), max(args.n, args.n_eval)), args.seed)
-    x, y = batch(r, ds, index)
+    out, table_path, r, ds, x, y = scored_items(args)
     result = inpaint_examples(r.model, x, y, args.mask, args.size, args.steps, args.mode, args.fill, args.seed)
     save(inpainting_figure(result, r.preprocessor, min(args.n, len(x))), out)
     write_json(table_path, {"run": str(args.run), "data": ds.name, "seed": args.seed, **result.table,

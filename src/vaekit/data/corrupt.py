@@ -2,7 +2,7 @@
 
 A corruption maps a model-input batch ``x (B, *shape)`` with values in [0, 1] to a corrupted x~ of the
 same shape: Gaussian noise (clipped to [0, 1]), salt and pepper, dropped pixels and occlusion boxes
-(the corruptions of Vincent et al. 2010 and of the denoising VAE, Im et al. 2017, Sec. 4). They are
+(the corruptions of denoising autoencoders, Vincent et al. 2010, and of the denoising VAE, Im et al. 2017). They are
 what ``train.corrupt`` applies to training batches and ``vaekit denoise`` to evaluation ones; the
 masks are also the hidden regions of ``vaekit inpaint``. A pixel is all channels at one position of
 an image ``(C, H, W)``; flat vectors ``(D,)`` have one value per pixel (occlusion boxes and the

@@ -3,7 +3,7 @@
 Every model: ``encode(x) -> posterior``, ``decode(z) -> likelihood``, ``loss(x) -> named terms``.
 Variants override a hook (``elbo_terms``, ``regularizer``, ``objective``), never the whole ELBO.
 
-The denoising criterion (Im et al. 2017, Eq. 9) is one argument of the shared bound: ``x_in``, what
+The denoising criterion (Im et al. 2017, the denoising variational lower bound) is one argument of the shared bound: ``x_in``, what
 the encoder sees. ``loss(x, x_in=x_tilde)`` encodes the corrupted x~, decodes, and scores the clean x:
 E_{q(z|x~)}[log p(x|z)] - KL(q(z|x~) || p(z)) with x~ drawn from the corruption p(x~|x). Every hook
 that encodes (``elbo_terms``, ``importance_terms``, ``objective``) takes ``x_in`` and passes it on; a
@@ -173,7 +173,7 @@ class VAE(nn.Module):
         """One-sample ELBO pieces with the reparameterization trick (hook for hierarchical models).
 
         ``x_in`` (same shape as ``x``) is what the encoder sees, None meaning ``x`` itself: with a
-        corrupted x~ the terms are those of the denoising bound (Im et al. 2017, Eq. 9), q(z | x~)
+        corrupted x~ the terms are those of the denoising bound (Im et al. 2017), q(z | x~)
         scored on the clean x.
         """
         q = self.encode(x if x_in is None else x_in, y)
