@@ -57,7 +57,7 @@ class Stepper:
         """One step on batch ``x (B, *shape)`` (the encoder sees ``x_in`` when given: a corrupted copy).
         Returns the detached ``TERMS`` ``(4,)`` float32 and the skip flag (0-d bool), both on the device."""
         with autocast(self.device, self.precision):
-            out = self.loss_fn(x, y, ctx, x_in)
+            out = self.loss_fn(x, y, ctx) if x_in is None else self.loss_fn(x, y, ctx, x_in)
         self.opt.zero_grad(set_to_none=True)
         if self.scaler is None:
             out["loss"].backward()
