@@ -127,10 +127,20 @@ def _walk(cls, prefix: str, out: list[Section], only: list[str] | None = None, m
     out.append(Section(prefix, cls, only, model))
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        if (only is None or f.name in only) and dataclasses.is_dataclass(hints[f.name]):
+        if only is not None and f.name not in only:
+            continue
+        if dataclasses.is_dataclass(hints[f.name]):
             _walk(hints[f.name], f"{prefix}{f.name}.", out)
+        elif _item_class(hints[f.name]) is not None:
+            _walk(_item_class(hints[f.name]), f"{prefix}{f.name}[].", out)
     if cls is ModelConfig and model is None:
         _walk_models(prefix, out)
+
+
+def _item_class(tp):
+    """The dataclass of the items of a ``list[SomeDataclass]`` field (its entries' keys), else None."""
+    args = typing.get_args(tp)
+    return args[0] if typing.get_origin(tp) is list and args and dataclasses.is_dataclass(args[0]) else None
 
 
 def _walk_models(prefix: str, out: list[Section]) -> None:
@@ -157,6 +167,8 @@ def describe_type(tp) -> str:
         names = [describe_type(a) for a in args if a is not type(None)]
         return " or ".join(names + (["null"] if type(None) in args else []))
     if origin in (list, tuple) or tp in (list, tuple):
+        if args and dataclasses.is_dataclass(args[0]):
+            return "list of entries"
         return f"list of {describe_type(args[0])}" if args else "list"
     if origin is dict or tp is dict:
         return "mapping"
@@ -201,6 +213,8 @@ def rows(section: Section, missing: list[str]) -> list[str]:
             missing.append(f"{key} ({section.cls.__name__})")
         if dataclasses.is_dataclass(hints[f.name]):
             text += f" See `{key}` below."
+        elif _item_class(hints[f.name]) is not None:
+            text += f" The keys of an entry: `{key}[]` below."
         out.append(f"| `{key}` | {describe_type(hints[f.name])} | {default_of(f)} | {text.strip()} |")
     return out
 

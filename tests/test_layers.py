@@ -25,7 +25,7 @@ LAYERS = {
     "vaekit.run": 3, "vaekit.posthoc": 3, "vaekit.train.config": 3,
     "vaekit.evaluate": 4, "vaekit.latent": 4,
     "vaekit.train": 5,
-    "vaekit.figures": 6, "vaekit.report": 6, "vaekit.tracking": 6,
+    "vaekit.figures": 6, "vaekit.report": 6, "vaekit.tracking": 6, "vaekit.restoration": 6,
     "vaekit.pipeline": 7, "vaekit.sklearn": 7,
     "vaekit.cli": 8, "vaekit.__main__": 8, "vaekit": 8,
 }

@@ -125,9 +125,15 @@ def used_dict(obj) -> dict:
     for f in dataclasses.fields(obj):
         if "used_if" in f.metadata and not f.metadata["used_if"](obj):
             continue
-        value = getattr(obj, f.name)
-        out[f.name] = used_dict(value) if dataclasses.is_dataclass(value) else value
+        out[f.name] = _used(getattr(obj, f.name))
     return out
+
+
+def _used(value):
+    """:func:`used_dict` of a dataclass value, item by item in a list (``train.corrupt``)."""
+    if dataclasses.is_dataclass(value):
+        return used_dict(value)
+    return [_used(v) for v in value] if isinstance(value, list) else value
 
 
 def set_dotted(data: dict, dotted: str, value: Any) -> None:

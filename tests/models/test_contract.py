@@ -14,6 +14,8 @@ import torch
 from tests.tabular.helpers import codec_for_width
 from vaekit.config import from_dict
 from vaekit.data import Preprocessor
+from vaekit.data.corrupt import Corruption, corrupt
+from vaekit.errors import ConfigError
 from vaekit.likelihoods import LIKELIHOODS
 from vaekit.models import MODELS, LossContext, ModelConfig, build_model
 from vaekit.run import open_run, save_weights, write_run_files
@@ -168,6 +170,27 @@ def test_seeded_determinism(variant, likelihood, geometry):
     assert all(torch.equal(s1[k], s2[k]) for k in s1)
     assert all(torch.equal(o1[k], o2[k]) for k in o1)
     assert torch.equal(g1, g2) and torch.equal(x1, x2)
+
+
+@pytest.mark.parametrize("variant", list(TINY))
+def test_denoising_criterion_encodes_x_in_and_scores_x(variant):
+    """``loss(x, x_in=x~)`` (Im et al. 2017): the posterior is q(z | x~), the likelihood is scored on x."""
+    model, x, y = make(variant, "bernoulli", "mlp-image")
+    if not model.denoising:  # a model that cannot separate the two says so
+        with pytest.raises(ConfigError, match=f"model '{model.config.name}' cannot train on corrupted inputs"):
+            model.loss(x, y, CTX, x_in=x)
+        return
+    x_tilde = corrupt(x, [Corruption(kind="drop", fraction=0.5)], torch.Generator().manual_seed(1))
+    out = {}
+    for name, args in {"plain": (x, None), "same": (x, x), "denoising": (x, x_tilde), "on_tilde": (x_tilde, None)}.items():
+        torch.manual_seed(3)
+        out[name] = model.loss(args[0], y, CTX, x_in=args[1])
+    assert all(torch.equal(out["same"][k], out["plain"][k]) for k in out["plain"])  # x_in = x is the ELBO
+    torch.testing.assert_close(out["denoising"]["rate"], out["on_tilde"]["rate"], rtol=0, atol=0)
+    assert not torch.equal(out["denoising"]["distortion"], out["on_tilde"]["distortion"])
+    assert not torch.equal(out["denoising"]["rate"], out["plain"]["rate"])
+    out["denoising"]["loss"].backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.main_parameters() if p.grad is not None)
 
 
 def compile_cases() -> list:

@@ -55,6 +55,23 @@ BATCH = Number(int, 1, 2**24)
 INT = Number(int)
 
 
+def corruptions(text: str) -> list:
+    """argparse type: a corruption pipeline ``KIND[:PARAM][+KIND[:PARAM]...]`` -> the list of
+    :class:`~vaekit.data.corrupt.Corruption` applied in order (``box:0.5+gaussian:0.2``)."""
+    from ..data.corrupt import parse_corruption
+
+    try:
+        return [parse_corruption(part) for part in text.split("+")]
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+#: Metavar and help of --corrupt (train and denoise).
+CORRUPT_METAVAR = "KIND[:P][+...]"
+CORRUPT_HELP = ("gaussian:SIGMA, salt_pepper:FRACTION, drop:FRACTION or box:SIZE (side / image side); "
+                "join kinds with + to apply them in order, e.g. box:0.5+gaussian:0.2")
+
+
 def check_outputs(*paths) -> None:
     """Fail (one OSError naming the path) unless every output path could be written; call it before
     any expensive work so a read-only folder or a folder given as ``--out`` costs nothing."""

@@ -10,12 +10,13 @@ import sys
 from pathlib import Path
 
 from . import history
-from .common import Number, add_config_args, check_outputs, overrides_from_args
+from .common import CORRUPT_HELP, CORRUPT_METAVAR, Number, add_config_args, check_outputs, corruptions, overrides_from_args
 
 #: training-only flag attribute -> dotted config key
 TRAIN_FLAG_KEYS = {"precision": "train.precision", "compile": "train.compile",
                    "checkpoint_every": "train.checkpoint_every", "checkpoint_minutes": "train.checkpoint_minutes",
-                   "max_nonfinite": "train.max_nonfinite", "channels_last": "train.channels_last"}
+                   "max_nonfinite": "train.max_nonfinite", "channels_last": "train.channels_last",
+                   "corrupt": "train.corrupt"}
 CHANNELS_LAST = {"auto": None, "on": True, "off": False}
 
 
@@ -34,6 +35,8 @@ def register(sub) -> None:
                    help="also checkpoint every MIN minutes")
     p.add_argument("--max-nonfinite", type=Number(int, 1), metavar="N",
                    help="stop after N consecutive non-finite steps")
+    p.add_argument("--corrupt", type=corruptions, metavar=CORRUPT_METAVAR,
+                   help="train a denoising VAE on corrupted inputs (train.corrupt): " + CORRUPT_HELP)
     p.set_defaults(func=run)
 
 

@@ -16,6 +16,8 @@ Python API (the CLI subcommands of the same names call these)::
     proj = latent.project(emb.mu, "pca")
     figures.save(figures.projection_figure(proj, emb.y), "projection.png")
     filled = latent.impute(run, frame)                    # tables: fill missing cells (a DataFrame)
+    x_hat = latent.restore(run.model, x_noisy)            # denoise: decode the encoding of x~
+    x_in = latent.inpaint(run.model, x, mask, steps=20)   # fill hidden pixels (pseudo-Gibbs)
     rows = latent.synthesize(run, 1000)                   # tables: new rows, as a DataFrame
 """
 
@@ -25,12 +27,13 @@ from ..models.usage import ACTIVE_THRESHOLD, active_units, kl_per_dim
 from .ops import (INTERPOLATIONS, analogies, arithmetic, attribute_vector, decode_mean, generates_by_class,
                   interpolate, interpolate_latent, kl_order, labels_for, lerp, manifold, manifold_values,
                   posterior_mean, prior_scale, reconstruct, sample, slerp, traverse)
+from .restore import inpaint, inpaint_iterates, restore
 from .tables import fidelity, impute, impute_draws, synthesize
 
 __all__ = [
     "ACTIVE_THRESHOLD", "INTERPOLATIONS", "PROJECTIONS", "Embedding", "Projection", "active_units", "analogies",
     "arithmetic", "attribute_vector", "batch", "choose", "decode_mean", "embed", "fidelity", "generates_by_class",
-    "impute", "impute_draws", "interpolate", "interpolate_latent", "kl_order", "kl_per_dim", "labels_for", "lerp",
-    "load_images", "load_split", "manifold", "manifold_values", "posterior_mean", "prior_scale", "project",
-    "reconstruct", "sample", "save_embedding", "slerp", "synthesize", "traverse",
+    "impute", "impute_draws", "inpaint", "inpaint_iterates", "interpolate", "interpolate_latent", "kl_order",
+    "kl_per_dim", "labels_for", "lerp", "load_images", "load_split", "manifold", "manifold_values", "posterior_mean",
+    "prior_scale", "project", "reconstruct", "restore", "sample", "save_embedding", "slerp", "synthesize", "traverse",
 ]

@@ -4,6 +4,12 @@ Every model: ``encode(x) -> posterior``, ``decode(z) -> likelihood``, ``prior() 
 ``loss(x) -> named terms``. Variants override a hook (``prior``, ``encode``, ``elbo_terms``,
 ``regularizer``, ``objective``), never the whole ELBO.
 
+The denoising criterion (Im et al. 2017, the denoising variational lower bound) is one argument of the shared bound: ``x_in``, what
+the encoder sees. ``loss(x, x_in=x_tilde)`` encodes the corrupted x~, decodes, and scores the clean x:
+E_{q(z|x~)}[log p(x|z)] - KL(q(z|x~) || p(z)) with x~ drawn from the corruption p(x~|x). Every hook
+that encodes (``elbo_terms``, ``importance_terms``, ``objective``) takes ``x_in`` and passes it on; a
+model that cannot honour it sets ``denoising = False`` and ``loss`` refuses a corrupted input.
+
 Loss convention (everywhere in vaekit): per example, distortion = -log p(x|z) summed over data
 dimensions and rate = KL(q(z|x) || p(z)) summed over latent dimensions, both averaged over the batch,
 in nats. ``nelbo = distortion + rate`` is the negative ELBO.
@@ -162,6 +168,8 @@ class VAE(nn.Module):
     #: The class is a latent variable the model infers (semi-supervised models): ``classify(x)`` gives
     #: labels, generation takes a class, and labels are optional inputs (-1 or None: unlabelled).
     classifies = False
+    #: Every hook that encodes honours ``x_in`` (the denoising criterion applies to this model).
+    denoising = True
 
     def __init__(self, config: ModelConfig, sample_shape: tuple[int, ...], n_classes: int | None = None,
                  columns: nn.Module | None = None) -> None:
@@ -216,13 +224,17 @@ class VAE(nn.Module):
         return "N(0, I)"
 
     # --- the objective and its hooks -----------------------------------------------------------
-    def elbo_terms(self, x: torch.Tensor, y: torch.Tensor | None = None) -> ElboTerms:
+    def elbo_terms(self, x: torch.Tensor, y: torch.Tensor | None = None,
+                   x_in: torch.Tensor | None = None) -> ElboTerms:
         """One-sample ELBO pieces with the reparameterization trick (hook for hierarchical models).
 
         The rate is against :meth:`prior`: closed form per dimension for two diagonal Gaussians,
         else the per-example Monte Carlo log-ratio (:func:`~vaekit.distributions.rate_dims`).
+        ``x_in`` (same shape as ``x``) is what the encoder sees, None meaning ``x`` itself: with a
+        corrupted x~ the terms are those of the denoising bound (Im et al. 2017), q(z | x~) scored on
+        the clean x.
         """
-        q, p = self.encode(x, y), self.prior()
+        q, p = self.encode(x if x_in is None else x_in, y), self.prior()
         z, log_q = draw(q, p)  # (B, Z), (B,) or None
         return ElboTerms(log_px=self.decode(z, y).log_prob(x), kl=rate_dims(q, p, z, log_q), z=z, posterior=q)
 
@@ -230,27 +242,40 @@ class VAE(nn.Module):
         """The penalty on the rate (hook: beta-VAE, capacity, TC). Default: KL with free bits."""
         return ctx.kl_weight * free_bits_kl(terms.kl, ctx.free_bits, ctx.free_bits_group)
 
-    def objective(self, x: torch.Tensor, y: torch.Tensor | None, ctx: LossContext) -> dict[str, torch.Tensor]:
-        """Training loss and reported terms (hook: IWAE replaces the one-sample bound)."""
-        terms = self.elbo_terms(x, y)
+    def objective(self, x: torch.Tensor, y: torch.Tensor | None, ctx: LossContext,
+                  x_in: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Training loss and reported terms (hook: IWAE replaces the one-sample bound); the encoder sees ``x_in``."""
+        terms = self.elbo_terms(x, y, x_in)
         distortion = -terms.log_px.mean()
         rate = terms.kl.sum(1).mean()
         return {"loss": distortion + self.regularizer(terms, ctx), "distortion": distortion, "rate": rate}
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor | None = None,
-             ctx: LossContext | None = None) -> dict[str, torch.Tensor]:
+    def loss(self, x: torch.Tensor, y: torch.Tensor | None = None, ctx: LossContext | None = None,
+             x_in: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Named terms: ``loss`` (what is minimized), ``elbo``, ``nelbo``, ``rate``, ``distortion``.
 
-        All are batch means in nats per example; ``elbo = -(distortion + rate)``.
+        All are batch means in nats per example; ``elbo = -(distortion + rate)``. With ``x_in`` (a
+        corrupted copy of ``x``, same shape) the encoder sees ``x_in`` and the decoder is scored on
+        ``x``: the denoising VAE's criterion (Im et al. 2017).
         """
         ctx = ctx or LossContext()
         if ctx.free_bits > 0 and not self.capabilities.kl_per_dim:
             raise ConfigError(f"free bits are set per latent dimension, but model {self.config.name!r} has no "
                               "KL per dimension (its rate is a Monte Carlo estimate of the whole KL)")
-        out = self.objective(x, y, ctx)
+        if x_in is not None:
+            self.check_denoising()
+            if x_in.shape != x.shape:
+                raise ConfigError(f"the encoder's input has shape {tuple(x_in.shape)}, the scored x {tuple(x.shape)}")
+        out = self.objective(x, y, ctx, x_in)
         out["nelbo"] = out["distortion"] + out["rate"]
         out["elbo"] = -out["nelbo"]
         return out
+
+    def check_denoising(self) -> None:
+        """ConfigError unless this model takes a corrupted encoder input (:attr:`denoising`)."""
+        if not self.denoising:
+            raise ConfigError(f"model {self.config.name!r} cannot train on corrupted inputs (train.corrupt): "
+                              "its objective does not separate what the encoder sees from what is scored")
 
     def log_weights(self, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 1) -> torch.Tensor:
         """Importance log-weights log p(x, z_i) - log q(z_i | x), z_i ~ q(z|x): ``(k, B)``.
@@ -260,11 +285,12 @@ class VAE(nn.Module):
         log_px, log_ratio = self.importance_terms(x, y, k)
         return log_px + log_ratio.sum(-1)
 
-    def importance_terms(self, x: torch.Tensor, y: torch.Tensor | None = None,
-                         k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    def importance_terms(self, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 1,
+                         x_in: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The two parts of :meth:`log_weights` for k reparameterized draws z_i ~ q(z | x).
 
-        Hook for models with other latent structures (hierarchical models override it).
+        Hook for models with other latent structures (hierarchical models override it). With
+        ``x_in`` the draws come from q(z | x_in) and are scored on ``x`` (the denoising criterion).
 
         Returns:
             log_px: ``(k, B)`` log p(x | z_i).
@@ -272,7 +298,7 @@ class VAE(nn.Module):
             mean over draws is a Monte Carlo KL per dimension), or ``(k, B, 1)`` for the whole
             latent when the KL does not factorize; p is :meth:`prior`, as in the training rate.
         """
-        q, p = self.encode(x, y), self.prior()
+        q, p = self.encode(x if x_in is None else x_in, y), self.prior()
         z, log_q = draw(q, p, k)  # (k, B, Z), (k, B) or None
         y_rep = None if y is None else repeat_batch(y, k)
         log_px = self.decode(z.flatten(0, 1), y_rep).log_prob(repeat_batch(x, k)).view(k, x.shape[0])

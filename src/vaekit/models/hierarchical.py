@@ -224,21 +224,25 @@ class HierarchicalVAE(VAE):
         """p(x | z_1) for ``z1 (B, Z_1)``."""
         return self.likelihood_cls(self.decoder(z1), self.likelihood_options)
 
-    def elbo_terms(self, x: torch.Tensor, y: torch.Tensor | None = None) -> ElboTerms:
-        """log p(x | z_1) and KL(q(z_l | .) || p(z_l | z_{l+1})) per layer, concatenated bottom first."""
-        layers = self.top_down(self.bottom_up(x))
+    def elbo_terms(self, x: torch.Tensor, y: torch.Tensor | None = None,
+                   x_in: torch.Tensor | None = None) -> ElboTerms:
+        """log p(x | z_1) and KL(q(z_l | .) || p(z_l | z_{l+1})) per layer, concatenated bottom first;
+        the bottom-up pass reads ``x_in`` when given (the denoising criterion)."""
+        layers = self.top_down(self.bottom_up(x if x_in is None else x_in))
         kl = torch.cat([rate_dims(layer.q, layer.p, layer.z) for layer in layers], dim=1)  # (B, sum Z_l)
         return ElboTerms(log_px=self.observe(layers[0].z).log_prob(x), kl=kl, z=layers[-1].z,
                          posterior=layers[-1].q)
 
-    def importance_terms(self, x: torch.Tensor, y: torch.Tensor | None = None,
-                         k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    def importance_terms(self, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 1,
+                         x_in: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """log p(x | z_1) and sum_l [log p(z_l | z_{l+1}) - log q(z_l | .)] per unit, for k draws.
 
-        Returns ``(k, B)`` and ``(k, B, sum Z_l)``; p(z_L) = :meth:`prior` closes the chain.
+        Returns ``(k, B)`` and ``(k, B, sum Z_l)``; p(z_L) = :meth:`prior` closes the chain. The
+        bottom-up pass reads ``x_in`` when given.
         """
         b = x.shape[0]
-        layers = self.top_down([repeat_batch(d, k) for d in self.bottom_up(x)])  # each z: (k * B, Z_l)
+        d = self.bottom_up(x if x_in is None else x_in)
+        layers = self.top_down([repeat_batch(f, k) for f in d])  # each z: (k * B, Z_l)
         log_px = self.observe(layers[0].z).log_prob(repeat_batch(x, k)).view(k, b)
         log_ratio = torch.cat([log_ratio_dims(l.q, l.p, l.z) for l in layers], dim=1)
         return log_px, log_ratio.view(k, b, -1)

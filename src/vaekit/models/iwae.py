@@ -62,8 +62,9 @@ def log_mean_exp(t: torch.Tensor, dim: int = 0) -> torch.Tensor:
 class ImportanceWeighted:
     """Mixin replacing the ``objective`` hook of a VAE with the k-sample IWAE bound."""
 
-    def objective(self, x: torch.Tensor, y: torch.Tensor | None, ctx: LossContext) -> dict[str, torch.Tensor]:
-        log_px, log_ratio = self.importance_terms(x, y, self.config.k)  # (k, B), (k, B, Z)
+    def objective(self, x: torch.Tensor, y: torch.Tensor | None, ctx: LossContext,
+                  x_in: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        log_px, log_ratio = self.importance_terms(x, y, self.config.k, x_in)  # (k, B), (k, B, Z)
         bound = log_mean_exp(log_px + ctx.kl_weight * log_ratio.sum(-1))  # (B,)
         kl = -log_ratio.mean(0)  # (B, Z) Monte Carlo KL per unit
         hinge = free_bits_kl(kl, ctx.free_bits, ctx.free_bits_group) - kl.mean(0).sum()  # 0 without free bits

@@ -160,21 +160,24 @@ class M1M2(ClassLatentObjective, VAE):
         return super().sample(n, y=self.m2.sample_labels(n, y), temperature=temperature, mean=mean, prior=prior)
 
     # --- the bounds ------------------------------------------------------------------------------
-    def elbo_terms(self, x: torch.Tensor, y: torch.Tensor | None = None) -> ClassTerms:
-        """One z1 ~ q(z1 | x), then M2's L(z1, y) or U(z1) on it (see the module docstring)."""
-        q1 = self.m1.encode(x)
+    def elbo_terms(self, x: torch.Tensor, y: torch.Tensor | None = None,
+                   x_in: torch.Tensor | None = None) -> ClassTerms:
+        """One z1 ~ q(z1 | x), then M2's L(z1, y) or U(z1) on it (see the module docstring); M1's
+        encoder reads ``x_in`` when given (the denoising criterion)."""
+        q1 = self.m1.encode(x if x_in is None else x_in)
         z1 = q1.rsample()  # (B, Z1)
         log_px = self.m1.decode(z1).log_prob(x)  # (B,)
         t = self.m2.bound_terms(z1, y, self.m2.log_qy(q1.mean), self.prior())
         rate_z1 = q1.log_prob(z1) - t.log_px  # (B,) log q(z1 | x) - log p(z1 | y, z2) [- log p(y)]
         return dataclasses.replace(t, log_px=log_px, kl=torch.cat([rate_z1[:, None], t.kl], 1))
 
-    def importance_terms(self, x: torch.Tensor, y: torch.Tensor | None = None,
-                         k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    def importance_terms(self, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 1,
+                         x_in: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """k draws z1_i ~ q(z1 | x), each with one of M2's (y_i, z2_i): ``log_px (k, B)`` = log p(x | z1_i),
-        ``log_ratio (k, B, 1 + Z2 + 1)``: log p(z1_i | y_i, z2_i) - log q(z1_i | x), then M2's ratios."""
+        ``log_ratio (k, B, 1 + Z2 + 1)``: log p(z1_i | y_i, z2_i) - log q(z1_i | x), then M2's ratios;
+        M1's encoder reads ``x_in`` when given."""
         b = x.shape[0]
-        q1 = self.m1.encode(x)
+        q1 = self.m1.encode(x if x_in is None else x_in)
         z1 = q1.rsample(k)  # (k, B, Z1)
         log_px = self.m1.decode(z1.flatten(0, 1)).log_prob(repeat_batch(x, k)).view(k, b)
         y_k = None if y is None else repeat_batch(y, k)

@@ -92,8 +92,9 @@ class ClassLatentObjective:
 
     classifies = True
 
-    def objective(self, x: torch.Tensor, y: torch.Tensor | None, ctx: LossContext) -> dict[str, torch.Tensor]:
-        terms = self.elbo_terms(x, y)
+    def objective(self, x: torch.Tensor, y: torch.Tensor | None, ctx: LossContext,
+                  x_in: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        terms = self.elbo_terms(x, y, x_in)
         distortion = -terms.log_px.mean()
         classification = classification_loss(terms)
         loss = distortion + self.regularizer(terms, ctx) + self.config.alpha * classification
@@ -164,38 +165,45 @@ class M2(ClassLatentObjective, CVAE):
         return super().sample_labels(n, y)
 
     # --- the bounds ------------------------------------------------------------------------------
-    def elbo_terms(self, x: torch.Tensor, y: torch.Tensor | None = None) -> ClassTerms:
-        """Per-example L(x, y) (labelled) or U(x) (unlabelled) pieces, from all C classes at once."""
-        return self.bound_terms(x, y, self.log_qy(x))
+    def elbo_terms(self, x: torch.Tensor, y: torch.Tensor | None = None,
+                   x_in: torch.Tensor | None = None) -> ClassTerms:
+        """Per-example L(x, y) (labelled) or U(x) (unlabelled) pieces, from all C classes at once; the
+        classifier and the encoder read ``x_in`` when given (the denoising criterion)."""
+        x_in = x if x_in is None else x_in
+        return self.bound_terms(x, y, self.log_qy(x_in), x_in=x_in)
 
-    def bound_terms(self, x: torch.Tensor, y: torch.Tensor | None, log_qy: torch.Tensor, p=None) -> ClassTerms:
-        """:meth:`elbo_terms` with the class posterior ``log_qy (B, C)`` given (M1+M2 computes its own)
-        and p(z) ``p`` (default :meth:`prior`; M1+M2 passes its own)."""
+    def bound_terms(self, x: torch.Tensor, y: torch.Tensor | None, log_qy: torch.Tensor, p=None,
+                    x_in: torch.Tensor | None = None) -> ClassTerms:
+        """:meth:`elbo_terms` with the class posterior ``log_qy (B, C)`` given (M1+M2 computes its own),
+        p(z) ``p`` (default :meth:`prior`; M1+M2 passes its own) and the encoder's input ``x_in``."""
         b, c = x.shape[0], self.n_classes
         classes = torch.arange(c, device=x.device)[:, None].expand(c, b)  # (C, B)
-        q = self.posterior_given(self.encoder.body(x), classes)  # (C, B, Z)
+        q = self.posterior_given(self.encoder.body(x if x_in is None else x_in), classes)  # (C, B, Z)
         z = q.rsample()  # (C, B, Z)
         return class_terms(self.log_px_given(x, z, classes), q.kl_dims(self.prior() if p is None else p), z, q, log_qy, y)
 
-    def importance_terms(self, x: torch.Tensor, y: torch.Tensor | None = None,
-                         k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    def importance_terms(self, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 1,
+                         x_in: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """k draws y_i ~ q(y | x) (observed labels kept), z_i ~ q(z | x, y_i).
 
         Returns ``log_px (k, B)`` = log p(x | y_i, z_i) (+ log p(y) for labelled examples) and
         ``log_ratio (k, B, Z + 1)``: log p(z_i) - log q(z_i | x, y_i) per dimension, then
-        log p(y_i) - log q(y_i | x) (0 for labelled examples).
+        log p(y_i) - log q(y_i | x) (0 for labelled examples). The classifier and the encoder read
+        ``x_in`` when given.
         """
-        return self.importance_terms_given(x, y, k, self.log_qy(x))
+        x_in = x if x_in is None else x_in
+        return self.importance_terms_given(x, y, k, self.log_qy(x_in), x_in=x_in)
 
     def importance_terms_given(self, x: torch.Tensor, y: torch.Tensor | None, k: int,
-                               log_qy: torch.Tensor, p=None) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`importance_terms` with the class posterior ``log_qy (B, C)`` and p(z) ``p`` (default
-        :meth:`prior`) given."""
+                               log_qy: torch.Tensor, p=None,
+                               x_in: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`importance_terms` with the class posterior ``log_qy (B, C)``, p(z) ``p`` (default
+        :meth:`prior`) and the encoder's input ``x_in`` given."""
         y_k = draw_classes(log_qy, k)  # (k, B)
         labelled = torch.zeros_like(y_k, dtype=torch.bool) if y is None else (y >= 0).expand_as(y_k)
         if y is not None:
             y_k = torch.where(labelled, y.clamp_min(0).expand_as(y_k), y_k)
-        q = self.posterior_given(self.encoder.body(x), y_k)  # (k, B, Z)
+        q = self.posterior_given(self.encoder.body(x if x_in is None else x_in), y_k)  # (k, B, Z)
         z = q.rsample()  # (k, B, Z)
         log_py = -math.log(self.n_classes)
         log_px = self.log_px_given(x, z, y_k) + labelled * log_py  # (k, B)

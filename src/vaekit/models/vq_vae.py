@@ -201,16 +201,19 @@ class VQVAE(VAE):
         return CodePrior(self)
 
     # --- the objective ---------------------------------------------------------------------------
-    def elbo_terms(self, x: torch.Tensor, y: torch.Tensor | None = None) -> ElboTerms:
-        """log p(x | z_q) and the rate -log p(k(x)) ``(B, 1)`` (the prior evaluated, not trained, here)."""
-        q = self.encode(x, y)
+    def elbo_terms(self, x: torch.Tensor, y: torch.Tensor | None = None,
+                   x_in: torch.Tensor | None = None) -> ElboTerms:
+        """log p(x | z_q) and the rate -log p(k(x)) ``(B, 1)`` (the prior evaluated, not trained, here);
+        the encoder reads ``x_in`` when given (the denoising criterion)."""
+        q = self.encode(x if x_in is None else x_in, y)
         with torch.no_grad():
             log_pk = self.prior().log_prob_codes(q.codes)  # (B,)
         return ElboTerms(log_px=self.decode(q.mean, y).log_prob(x), kl=-log_pk[:, None], z=q.mean, posterior=q)
 
-    def objective(self, x: torch.Tensor, y: torch.Tensor | None, ctx: LossContext) -> dict[str, torch.Tensor]:
+    def objective(self, x: torch.Tensor, y: torch.Tensor | None, ctx: LossContext,
+                  x_in: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Eq. 3: distortion + codebook + beta * commitment; reports the rate and the batch perplexity."""
-        terms = self.elbo_terms(x, y)
+        terms = self.elbo_terms(x, y, x_in)
         q = terms.posterior
         distortion = -terms.log_px.mean()
         codebook = (q.z_e.detach() - q.e).pow(2).sum((1, 2)).mean()
@@ -223,10 +226,10 @@ class VQVAE(VAE):
                 "rate": terms.kl.sum(1).mean(), "codebook_loss": codebook.detach(),
                 "commitment_loss": commitment.detach(), "perplexity": perplexity.detach()}
 
-    def importance_terms(self, x: torch.Tensor, y: torch.Tensor | None = None,
-                         k: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    def importance_terms(self, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 1,
+                         x_in: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """The point-mass posterior makes every draw the same: ``(k, B)`` and ``(k, B, 1)``."""
-        q = self.encode(x, y)
+        q = self.encode(x if x_in is None else x_in, y)
         log_px = self.decode(q.mean, y).log_prob(x)  # (B,)
         log_pk = self.prior().log_prob_codes(q.codes)  # (B,)
         return repeat_batch(log_px, k).view(k, -1), repeat_batch(log_pk, k).view(k, -1, 1)

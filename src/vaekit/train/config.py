@@ -6,8 +6,9 @@ import math
 from dataclasses import dataclass, field
 
 from ..data import DataConfig
+from ..data.corrupt import Corruption, as_corruptions
 from ..device import PRECISIONS, check_device_name
-from ..config import used_if
+from ..config import build_strict, used_if
 from ..errors import ConfigError
 from ..io import check_file_name
 from ..limits import check_seed
@@ -51,6 +52,10 @@ class TrainConfig:
             ``<out_dir>/mlruns``.
         labelled_per_batch: labelled examples appended to every batch, drawn anew each step, when the
             training split mixes labelled and unlabelled examples (``data.labelled``); 0: none.
+        corrupt: corruptions of the training batches, applied in order (a denoising VAE, Im et al.
+            2017): the encoder sees the corrupted x~ and the loss scores the clean x; validation and
+            test metrics stay on clean data. One entry or a list; an entry is a mapping or a
+            ``KIND:PARAM`` string (``gaussian:0.3``). Empty: none.
     """
 
     epochs: int = 200
@@ -80,8 +85,17 @@ class TrainConfig:
     mlflow: bool = False
     mlflow_uri: str | None = used_if(lambda c: c.mlflow, default=None)
     labelled_per_batch: int = 10
+    corrupt: list[Corruption] = field(default_factory=list)
+
+    @classmethod
+    def __from_dict__(cls, data, path: str) -> "TrainConfig":
+        """Strict loading; a single ``corrupt`` entry (a mapping or a string) stands for a list of one."""
+        if isinstance(data, dict) and isinstance(data.get("corrupt"), (dict, str)):
+            data = {**data, "corrupt": [Corruption.__from_dict__(data["corrupt"], f"{path}corrupt.")]}
+        return build_strict(cls, data, path)
 
     def __post_init__(self) -> None:
+        self.corrupt = as_corruptions(self.corrupt)
         for key in ("epochs", "batch_size", "eval_batch_size", "n_cycles", "free_bits_group", "max_nonfinite",
                     "log_every"):
             if getattr(self, key) < 1:

@@ -147,14 +147,15 @@ def barrier(d: Dist) -> None:
 
 
 class LossModule(nn.Module):
-    """``forward(x, y, ctx) = model.loss(x, y, ctx)``: the module DDP wraps."""
+    """``forward(x, y, ctx, x_in) = model.loss(x, y, ctx, x_in)``: the module DDP wraps."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None, ctx) -> dict[str, torch.Tensor]:
-        return self.model.loss(x, y, ctx)
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None, ctx,
+                x_in: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        return self.model.loss(x, y, ctx, x_in)
 
 
 def wrap_ddp(module: nn.Module, d: Dist, device: torch.device, ignore: list[str]) -> nn.Module:

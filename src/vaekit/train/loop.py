@@ -21,6 +21,7 @@ import torch
 
 from ..config import to_dict
 from ..data import Dataset, LabelledBatches, Preprocessor, Splits
+from ..data.corrupt import check_corruptions, corrupt
 from ..device import as_channels_last, check_precision, place_model, use_channels_last
 from ..errors import CheckpointError, TrainingError
 from ..evaluate.likelihood import elbo_stats, model_bpd
@@ -94,6 +95,9 @@ class Trainer:
     def __init__(self, model: VAE, splits: Splits, pre: Preprocessor, cfg: TrainConfig,
                  device: torch.device, state: TrainState | None = None, dist: Dist | None = None) -> None:
         check_precision(cfg.precision, device)
+        check_corruptions(cfg.corrupt, model.sample_shape, pre.mean is not None)
+        if cfg.corrupt:
+            model.check_denoising()
         self.model, self.splits, self.pre, self.cfg, self.device = model, splits, pre, cfg, device
         self.dist = dist or Dist()
         self.state = state or TrainState()
@@ -147,7 +151,10 @@ class Trainer:
         idx = self.mix_labelled(idx, self.state.step)  # (b + l,): labelled ones appended (semi-supervised)
         x = self.pre(self.train_x[idx], train=True)  # (b, *shape) float
         y = None if self.train_y is None else self.train_y[idx]
-        terms, bad = self.stepper(as_channels_last(x) if self.channels_last else x, y, self.ctx())
+        x_in = corrupt(x, self.cfg.corrupt) if self.cfg.corrupt else None  # (b, *shape) x~, on the device
+        if self.channels_last:
+            x, x_in = as_channels_last(x), None if x_in is None else as_channels_last(x_in)
+        terms, bad = self.stepper(x, y, self.ctx(), x_in)
         self.tally.add(terms, bad, len(idx))
         if self.state.reference_nelbo is None and not bool(bad):  # reads the host until the first update
             self.state.reference_nelbo = float(terms[1])

@@ -52,12 +52,12 @@ class Stepper:
         self.skip_threshold = math.inf if cfg.skip_threshold is None else cfg.skip_threshold
         self.scaler = torch.amp.GradScaler(device.type) if cfg.precision == "fp16" else None
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor | None,
-                 ctx: LossContext) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step on batch ``x (B, *shape)``. Returns the detached ``TERMS`` ``(4,)`` float32 and the
-        skip flag (0-d bool), both on the device."""
+    def __call__(self, x: torch.Tensor, y: torch.Tensor | None, ctx: LossContext,
+                 x_in: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step on batch ``x (B, *shape)`` (the encoder sees ``x_in`` when given: a corrupted copy).
+        Returns the detached ``TERMS`` ``(4,)`` float32 and the skip flag (0-d bool), both on the device."""
         with autocast(self.device, self.precision):
-            out = self.loss_fn(x, y, ctx)
+            out = self.loss_fn(x, y, ctx) if x_in is None else self.loss_fn(x, y, ctx, x_in)
         self.opt.zero_grad(set_to_none=True)
         if self.scaler is None:
             out["loss"].backward()
