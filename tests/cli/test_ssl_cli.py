@@ -33,9 +33,9 @@ def test_every_training_batch_carries_labelled_examples(monkeypatch):
     seen = []
     objective = M2.objective
 
-    def spy(self, x, y, ctx):
+    def spy(self, x, y, ctx, x_in=None):
         seen.append((len(y), int((y >= 0).sum())))
-        return objective(self, x, y, ctx)
+        return objective(self, x, y, ctx, x_in)
 
     monkeypatch.setattr(M2, "objective", spy)
     splits, pre = load_data(DataConfig(spec="digits", labelled=20))
