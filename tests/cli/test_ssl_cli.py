@@ -93,3 +93,12 @@ def test_m1m2_trains_on_a_vae_run_and_classifies(tiny_run, tmp_path, capsys):
     assert result["classification_error"] == pytest.approx(float(wrong)) and result["classification_n"] == len(test)
     assert main([*argv[:-1], "model.m1_run=no-such-run"]) == 2
     assert "no-such-run" in capsys.readouterr().err
+
+
+def test_training_logs_the_validation_error_of_the_classifier(m2_run):
+    rows = [json.loads(line) for line in (m2_run / "metrics.jsonl").read_text().splitlines()]
+    run = vaekit.open_run(m2_run, weights="last")
+    val = vaekit.latent.load_split(run, split="val")
+    wrong = (run.model.classify(run.preprocessor(val.x)) != val.y).double().mean()
+    assert rows[-1]["val_classification_error"] == pytest.approx(float(wrong))  # the last weights, on val
+    assert rows[-1]["val_classification_error"] < rows[0]["val_classification_error"]  # it learns

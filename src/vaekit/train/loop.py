@@ -24,6 +24,7 @@ from ..data import Dataset, LabelledBatches, Preprocessor, Splits
 from ..data.corrupt import check_corruptions, corrupt
 from ..device import as_channels_last, check_precision, place_model, use_channels_last
 from ..errors import CheckpointError, TrainingError
+from ..evaluate.latent_stats import classification_error
 from ..evaluate.likelihood import elbo_stats, model_bpd
 from ..models import VAE, LossContext
 from ..progress import format_seconds, task
@@ -169,20 +170,30 @@ class Trainer:
             self.save_checkpoint()
 
     def validate(self, ds: Dataset | None) -> dict[str, float]:
-        """Validation terms; with several processes each evaluates a strided shard and sums are reduced."""
+        """Validation terms (and, for models that classify, the error of q(y|x) on the labelled
+        examples); with several processes each evaluates a strided shard and sums are reduced."""
         if ds is None:
             return {}
-        if not self.dist.active:
-            stats = elbo_stats(self.model, ds, self.pre, self.cfg.eval_batch_size, self.device)
-            return {f"val_{k}": v for k, v in stats.items()}
-        idx = torch.arange(self.dist.rank, len(ds), self.dist.world)
-        sums = torch.zeros(4, dtype=torch.float64, device=self.device)
-        if len(idx):
-            stats = elbo_stats(self.model, ds.subset(idx), self.pre, self.cfg.eval_batch_size, self.device)
-            sums += torch.tensor([stats["nelbo"], stats["rate"], stats["distortion"], 1.0], device=self.device) * len(idx)
-        nelbo, rate, distortion, n = all_reduce_sum(sums, self.dist).tolist()
-        return {"val_nelbo": nelbo / n, "val_rate": rate / n, "val_distortion": distortion / n,
-                "val_bpd": model_bpd(self.model, nelbo / n)}
+        part = ds.subset(torch.arange(self.dist.rank, len(ds), self.dist.world)) if self.dist.active else ds
+        sums = torch.zeros(6, dtype=torch.float64)  # nelbo, rate, distortion, n, wrong, labelled
+        if len(part):
+            stats = elbo_stats(self.model, part, self.pre, self.cfg.eval_batch_size, self.device)
+            sums[:4] = torch.tensor([stats["nelbo"], stats["rate"], stats["distortion"], 1.0]) * len(part)
+            sums[4:] = self._class_errors(part)
+        nelbo, rate, distortion, n, wrong, labelled = all_reduce_sum(sums.to(self.device), self.dist).tolist()
+        row = {"val_nelbo": nelbo / n, "val_rate": rate / n, "val_distortion": distortion / n,
+               "val_bpd": model_bpd(self.model, nelbo / n)}
+        if labelled:
+            row["val_classification_error"] = wrong / labelled
+        return row
+
+    def _class_errors(self, ds: Dataset) -> torch.Tensor:
+        """``(2,)``: wrong answers of q(y|x) and labelled examples of ``ds`` (zeros for other models)."""
+        if not self.model.classifies or ds.y is None or not bool((ds.y >= 0).any()):
+            return torch.zeros(2, dtype=torch.float64)
+        out = classification_error(self.model, ds.x, ds.y, transform=self.pre, batch_size=self.cfg.eval_batch_size)
+        n = out["classification_n"]
+        return torch.tensor([out["classification_error"] * n, n], dtype=torch.float64)
 
     def fit(self) -> list[dict]:
         """Train from the current state to ``cfg.epochs``; returns the metrics history."""
@@ -354,6 +365,8 @@ def epoch_line(row: dict, epochs: int, per_epoch: float) -> str:
     for term in ("nelbo", "rate", "distortion"):
         val = row.get(f"val_{term}")
         parts.append(f"{term} {row[f'train_{term}']:.2f}" + (f" (val {val:.2f})" if val is not None else ""))
+    if row.get("val_classification_error") is not None:
+        parts.append(f"val error {100 * row['val_classification_error']:.2f}%")
     parts += [f"kl_weight {row['kl_weight']:.3g}", f"skipped {row['skipped_steps']}",
               f"{format_seconds(per_epoch)}/epoch", f"ETA {format_seconds(per_epoch * (epochs - row['epoch']))}"]
     return "  ".join(parts) + ("  *best" if row.get("best") else "")
