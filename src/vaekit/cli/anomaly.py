@@ -35,7 +35,8 @@ def _class_list(text: str) -> list[int]:
     if not classes:
         raise argparse.ArgumentTypeError("name at least one class")
     if min(classes) < 0:
-        raise argparse.ArgumentTypeError(f"classes are labels 0..K-1 (-1 marks an unlabelled example), got {text[:80]!r}")
+        raise argparse.ArgumentTypeError(f"classes are labels 0..K-1 (-1 marks an unlabelled example), "
+                                         f"got {text[:80]!r}")
     return classes
 
 

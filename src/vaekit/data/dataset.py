@@ -86,11 +86,12 @@ class Dataset:
     def labelled(self) -> "Dataset":
         """The examples with a label (``y >= 0``, not :data:`UNLABELLED`); ``self`` when every example
         has one or the data has no labels. None labelled is a DataError."""
-        if self.y is None or bool((self.y >= 0).all()):
+        keep = None if self.y is None else self.y >= 0  # (N,)
+        if keep is None or bool(keep.all()):
             return self
-        if not bool((self.y >= 0).any()):
+        if not bool(keep.any()):
             raise DataError(f"{self.name or 'data'}: every example is unlabelled (-1)")
-        return self.subset((self.y >= 0).nonzero().squeeze(1))
+        return self.subset(keep.nonzero().squeeze(1))
 
     def subset(self, index: torch.Tensor) -> "Dataset":
         """Examples at ``index`` (a 1-D index tensor), sharing metadata."""

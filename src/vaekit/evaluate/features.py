@@ -139,7 +139,8 @@ def feature_classifier(train: Dataset, held_out: Dataset | None, pre: Preprocess
     fit_classifier(model, train, pre, cfg)
     accuracy = None
     if held_out is not None and held_out.y is not None and bool((held_out.y >= 0).any()):
-        accuracy = classifier_accuracy(model, held_out.labelled(), pre, binarize=cfg.binarize == "dynamic", seed=cfg.seed)
+        accuracy = classifier_accuracy(model, held_out.labelled(), pre, binarize=cfg.binarize == "dynamic",
+                                       seed=cfg.seed)
     info = {"data_spec": spec, "sha256": key, "accuracy": accuracy, "n_train": len(train), **asdict(cfg),
             "features": FEATURES, "sample_shape": list(train.sample_shape)}
     save_tensors(path, model.state_dict())

@@ -36,7 +36,7 @@ def linear_probe(z_fit: torch.Tensor, y_fit: torch.Tensor, z_eval: torch.Tensor,
     (z_fit_np, y_fit_np), (z_eval_np, y_eval_np) = _labelled(z_fit, y_fit), _labelled(z_eval, y_eval)
     if not probe_possible(y_fit, y_eval):
         raise DataError(f"the linear probe needs at least 2 classes among its {len(y_fit_np)} labelled training "
-                        f"examples and a labelled example to score ({len(y_eval_np)})")
+                        f"examples and a labelled example to score (it has {len(y_eval_np)})")
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, random_state=seed))
     clf.fit(z_fit_np, y_fit_np)
     accuracy = float(clf.score(z_eval_np, y_eval_np))
