@@ -37,6 +37,8 @@ def test_labelled_grid_and_scatter_render():
     assert png(fig).size[0] > 100
     fig = scatter_figure(torch.randn(20, 2).numpy(), torch.arange(20).numpy() % 3, "t", "x", "y")
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["0", "1", "2"]
+    fig = scatter_figure(torch.randn(20, 2).numpy(), torch.arange(20).numpy() % 3 - 1, "t", "x", "y", ["a", "b", "c"])
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["unlabelled", "a", "b"]  # -1: no class
 
 
 def shown(fig) -> np.ndarray:

@@ -129,6 +129,10 @@ def test_attribute_vector_uses_the_right_labels():
     assert torch.allclose(latent.attribute_vector(mu, y, 2, 1), torch.tensor([-2.0, 3.0]))
     with pytest.raises(DataError, match="label 5"):
         latent.attribute_vector(mu, y, 5, 1)
+    hidden = torch.tensor([1, 1, 2, 2, -1])  # the last example unlabelled: in neither mean, never a class
+    assert torch.allclose(latent.attribute_vector(mu, hidden, 1, 2), torch.tensor([2.0, -3.0]))
+    with pytest.raises(DataError, match="label -1: the attribute vector takes classes 0..K-1"):
+        latent.attribute_vector(mu, hidden, 1, -1)
 
 
 def test_arithmetic_adds_multiples_of_the_vector(model, data):

@@ -344,11 +344,24 @@ def check_compatible(run: Run, ds: Dataset) -> None:
         raise DataError(f"{ds.name}: examples of shape {ds.sample_shape} do not fit the model's {shape}")
     if run.model.conditional and ds.y is None:
         raise DataError(f"{ds.name}: the conditional model needs labelled data")
+    check_every_label(run.model, ds)
     if (run.model.conditional or run.model.classifies) and ds.y is not None:  # classes the model knows
         if run.model.n_classes is not None and int(ds.y.max()) >= run.model.n_classes:
             raise DataError(f"{ds.name}: labels up to {int(ds.y.max())} but the model knows "
                             f"{run.model.n_classes} classes")
     check_likelihood(run.config.model.likelihood, ds, run.preprocessor)
+
+
+def check_every_label(model: VAE, ds: Dataset | None, split: str = "") -> None:
+    """A conditional model (cvae) reads every example's label: unlabelled examples (-1) in ``ds`` are a
+    DataError naming how many and the fix. ``split``: "train", "val" or "test", named in the message."""
+    if ds is None or ds.y is None or not model.conditional:
+        return
+    n = int((ds.y < 0).sum())
+    if n:
+        what = {"train": "training ", "val": "validation ", "test": "test "}.get(split, "")
+        raise DataError(f"{ds.name}: {n} {what}examples are unlabelled (-1): {model.config.name} needs every "
+                        "label; use m2 or m1m2, or drop them")
 
 
 def check_likelihood(name: str, ds: Dataset, pre: Preprocessor) -> None:

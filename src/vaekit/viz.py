@@ -173,14 +173,16 @@ def scatter_figure(points: np.ndarray, labels: np.ndarray | None, title: str, xl
 
     Args:
         points: ``(N, 2)`` coordinates.
-        labels: ``(N,)`` integer labels or None.
+        labels: ``(N,)`` integer labels or None; -1 (unlabelled) points are grey, named "unlabelled".
     """
     plt = new_figure()
     fig, ax = plt.subplots(figsize=(6.4, 5.2))
     if labels is None:
         ax.scatter(points[:, 0], points[:, 1], s=8, alpha=0.7)
     else:
-        classes = np.unique(labels)
+        if (labels < 0).any():  # unlabelled examples: behind the classes, no class colour
+            ax.scatter(*points[labels < 0].T, s=8, alpha=0.4, color="tab:gray", label="unlabelled")
+        classes = np.unique(labels[labels >= 0])
         cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
         for i, k in enumerate(classes):
             name = class_names[k] if class_names is not None and 0 <= k < len(class_names) else str(k)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -27,6 +28,48 @@ def m2_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ssl")
     assert main(["train", "--model", "m2", "--epochs", "8", "--name", "m2", "--out-dir", str(out), *M2_ARGS]) == 0
     return out / "m2"
+
+
+def partly_labelled_npz(path: Path, n: int = 400) -> Path:
+    """The first ``n`` digits as 8-bit images in an npz, every fifth label -1 (unlabelled)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    y = np.where(np.arange(n) % 5 == 0, -1, digits.target[:n])
+    np.savez(path, x=(digits.images[:n] * 15).astype(np.uint8), y=y)
+    return path
+
+
+def test_m2_trains_on_user_data_with_unlabelled_examples_and_scores_the_labelled(tmp_path, capsys):
+    data = partly_labelled_npz(tmp_path / "partly.npz")
+    argv = ["train", "--model", "m2", "--data", f"npz:{data}", "--epochs", "1", "--name", "m2u",
+            "--out-dir", str(tmp_path), "--latent-dim", "4", "--batch-size", "64", "--set", "model.net.hidden=[32]",
+            "--set", "data.test_fraction=0.2", "--set", "train.progress=false"]
+    assert main(argv) == 0
+    assert main(["evaluate", str(tmp_path / "m2u"), "--iw-samples", "5"]) == 0
+    result = json.loads((tmp_path / "m2u" / "evaluation.json").read_text())
+    run = vaekit.open_run(tmp_path / "m2u")
+    test = vaekit.latent.load_split(run)
+    labelled = test.y >= 0
+    assert int((~labelled).sum()) == 16 and result["n_examples"] == len(test) == 80  # 20% of each stratum
+    assert result["classification_n"] == result["probe_n_eval"] == int(labelled.sum()) == 64
+    wrong = (run.model.classify(run.preprocessor(test.x[labelled])) != test.y[labelled]).double().mean()
+    assert result["classification_error"] == pytest.approx(float(wrong))
+    train = load_data(run.config.data)[0].train
+    assert result["probe_n_fit"] == int((train.y >= 0).sum()) < len(train)  # fitted on labelled rows only
+
+
+def test_cvae_on_data_with_unlabelled_examples_is_one_line(tmp_path, capsys):
+    data = partly_labelled_npz(tmp_path / "partly.npz")
+    splits, _ = load_data(DataConfig(spec=f"npz:{data}", test_fraction=0.2))
+    n = int((splits.train.y < 0).sum())
+    argv = ["train", "-q", "--model", "cvae", "--data", f"npz:{data}", "--epochs", "1", "--name", "cvae",
+            "--out-dir", str(tmp_path), "--set", "data.test_fraction=0.2", "--set", "train.progress=false"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{n} training examples are unlabelled (-1): cvae needs every label; use m2 or m1m2" \
+        in err[0]
+    assert not (tmp_path / "cvae").exists()  # refused before the run folder is written
 
 
 def test_every_training_batch_carries_labelled_examples(monkeypatch):

@@ -49,6 +49,18 @@ def test_labels_by_default_key_custom_key_and_names(tmp_path):
     assert "no labels array 'y'" in message and "images, target" in message
 
 
+def test_label_minus_one_marks_unlabelled_examples_beside_labelled_ones(tmp_path):
+    y = np.array([2, -1, 0, -1, 1, 2, -1, 0])
+    np.savez(tmp_path / "a.npz", x=RNG.normal(size=(8, 3)), y=y)
+    ds = _load(tmp_path / "a.npz").train
+    assert ds.y.tolist() == y.tolist() and ds.n_classes == 3  # -1 is no class
+    np.savez(tmp_path / "s.npz", x_train=RNG.normal(size=(8, 3)), y_train=y.astype(np.float32),
+             x_test=RNG.normal(size=(3, 3)), y_test=np.array([-1, 4, 0]))
+    splits, _ = load_data(DataConfig(spec=f"npz:{tmp_path / 's.npz'}", val_fraction=0))
+    assert splits.train.y.tolist() == y.tolist() and splits.test.y.tolist() == [-1, 4, 0]
+    assert splits.train.n_classes == splits.test.n_classes == 5
+
+
 def test_keras_style_splits(tmp_path):
     x_train, x_test = RNG.integers(0, 256, (8, 5, 5), dtype=np.uint8), RNG.integers(0, 256, (3, 5, 5), dtype=np.uint8)
     np.savez(tmp_path / "mnist.npz", x_train=x_train, y_train=np.arange(8) % 4, x_test=x_test, y_test=np.arange(3))
@@ -65,7 +77,10 @@ def _save(path, **arrays):
 @pytest.mark.parametrize("arrays, problem", [
     ({"x": np.array([[0.5, np.nan], [1.0, 2.0]])}, "NaN or inf (first at example 0, index (1,))"),
     ({"x": np.array([[0.5, 1.0], [np.inf, 2.0]])}, "NaN or inf (first at example 1"),
-    ({"x": np.zeros((3, 4)), "y": np.array([0, -1, 2])}, "labels outside the expected range [0, 65,535]: found -1..2"),
+    ({"x": np.zeros((3, 4)), "y": np.array([0, 70000, 2])}, "labels outside the expected range [0, 65,535]: found 0..70,000"),
+    ({"x": np.zeros((3, 4)), "y": np.array([0, -1, -2])}, "label -2 is negative; labels are 0..K-1, or -1 for an unl"),
+    ({"x": np.zeros((3, 4)), "y": np.array([-3.0, 1, 2])}, "label -3 is negative"),
+    ({"x": np.zeros((3, 4)), "y": np.array([-1, -1, -1])}, "every label is -1 (unlabelled); give at least one label"),
     ({"x": np.zeros((3, 4)), "y": np.array([0, 1])}, "3 examples but labels of shape (2,)"),
     ({"x": np.zeros((3, 4)), "y": np.array([0.5, 1, 2])}, "labels must be integers"),
     ({"x": np.zeros((2, 3, 4, 5, 6))}, "expected (N, D), (N, H, W)"),

@@ -29,6 +29,17 @@ def test_inspect_csv_reports_columns_and_settings(tmp_path, capsys):
     assert "columns: a numeric, b numeric (numbers standardized with the training rows' mean and std)" in out
 
 
+def test_inspect_counts_the_unlabelled_examples_of_a_file(tmp_path, capsys):
+    np.savez(tmp_path / "a.npz", x=np.zeros((10, 3), np.uint8), y=np.array([0, -1, 1, 1, -1, 0, 2, -1, 2, 2]))
+    assert main(["data", "inspect", f"npz:{tmp_path / 'a.npz'}", "--set", "val_fraction=0"]) == 0
+    assert "3 classes: 0:2 1:2 2:3 (and 3 unlabelled)" in capsys.readouterr().out
+    np.savez(tmp_path / "b.npz", x=np.zeros((3, 3), np.uint8), y=np.array([0, -2, 1]))
+    assert main(["data", "inspect", f"npz:{tmp_path / 'b.npz'}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"vaekit: error: {tmp_path / 'b.npz'}[y]: label -2 is negative; labels are 0..K-1, or -1 for an "
+                   "unlabelled example"]
+
+
 def _bad_idx(tmp_path):
     write_idx_folder(tmp_path)
     return f"mnist:{tmp_path}", write(tmp_path / "t10k-labels-idx1-ubyte.gz", idx_bytes(np.zeros(3, np.uint8)))

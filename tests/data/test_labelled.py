@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -43,12 +44,27 @@ def test_labelled_keeps_n_training_labels_and_leaves_validation_and_test_alone()
         load_data(DataConfig(spec="digits", labelled=5000))
 
 
-def test_unlabelled_marker_is_accepted_only_beside_labels():
+def test_unlabelled_marker_is_accepted_beside_labels_or_in_a_split_of_labelled_data():
     x = torch.zeros(4, 3)
     assert Dataset(x, torch.tensor([0, -1, 2, -1])).n_classes == 3
-    for bad in ([0, -2, 1, 1], [-1, -1, -1, -1]):
+    assert Dataset(x, torch.tensor([-1, -1, -1, -1]), n_classes=3).n_classes == 3  # e.g. a small validation split
+    for bad, n_classes in (([0, -2, 1, 1], None), ([-1, -1, -1, -1], None), ([-2, -1, 0, 1], 3)):
         with pytest.raises(DataError, match="labels outside the expected range"):
-            Dataset(x, torch.tensor(bad))
+            Dataset(x, torch.tensor(bad), n_classes=n_classes)
+
+
+def test_labelled_keeps_only_labels_the_file_has(tmp_path):
+    g = np.random.default_rng(0)
+    y = np.where(np.arange(300) % 3 == 0, -1, np.arange(300) % 4)  # a third unlabelled in the file
+    np.savez(tmp_path / "a.npz", x=g.random((300, 5)), y=y)
+    cfg = {"spec": f"npz:{tmp_path / 'a.npz'}", "val_fraction": 0, "seed": 2}
+    full, _ = load_data(DataConfig(**cfg))
+    splits, _ = load_data(DataConfig(**cfg, labelled=12))
+    kept = splits.train.y >= 0
+    assert int(kept.sum()) == 12 and torch.bincount(splits.train.y[kept], minlength=4).tolist() == [3] * 4
+    assert (full.train.y[kept] >= 0).all() and torch.equal(splits.train.y[kept], full.train.y[kept])
+    with pytest.raises(DataError, match="data.labelled=201 is more than the 200 labelled training examples"):
+        load_data(DataConfig(**cfg, labelled=201))
 
 
 def test_every_batch_gets_a_fresh_seeded_draw_of_labelled_examples():

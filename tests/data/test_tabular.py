@@ -119,6 +119,27 @@ def test_test_split_is_seeded_and_stratified(tmp_path):
     assert not torch.equal(a.test.x, c.test.x)
 
 
+def test_empty_label_cells_mark_rows_unlabelled_and_name_no_class(tmp_path):
+    path = _csv(tmp_path, "v,species\n1,dog\n2,\n3,cat\n4,NA\n5,dog\n6,?\n7,emu\n")
+    src = load_source(DataConfig(spec=f"csv:{path}", label_column="species"))
+    assert src.train.y.tolist() == [1, -1, 0, -1, 1, -1, 2]
+    assert src.extra["classes"] == ["cat", "dog", "emu"] and src.train.n_classes == 3
+    splits, _ = _load(path, label_column="species")  # data.missing: error concerns features, not labels
+    assert splits.columns.class_counts == [1, 2, 1]  # labelled rows only
+    numeric = _csv(tmp_path, "x,target\n" + "".join(f"{i},{'nan' if i % 4 == 0 else i % 3}\n" for i in range(12)),
+                   "n.csv")
+    src = load_source(DataConfig(spec=f"csv:{numeric}"))  # missing cells do not make the column fractional
+    assert src.extra["label"] == "target" and src.train.y.tolist() == [-1, 1, 2, 0, -1, 2, 0, 1, -1, 0, 1, 2]
+
+
+def test_unlabelled_rows_are_a_stratum_of_the_test_split(tmp_path):
+    rows = "".join(f"{i},{'a' if i < 70 else 'b' if i < 90 else ''}\n" for i in range(100))
+    path = _csv(tmp_path, "v,label\n" + rows)
+    splits, _ = load_data(DataConfig(spec=f"csv:{path}", test_fraction=0.2, val_fraction=0.0))
+    assert torch.bincount(splits.test.y + 1).tolist() == [2, 14, 4]  # unlabelled, a, b: 20% of each
+    assert torch.bincount(splits.train.y + 1).tolist() == [8, 56, 16]
+
+
 def test_test_fraction_for_arrays_without_a_test_split(tmp_path):
     np.savez(tmp_path / "a.npz", x=np.random.default_rng(0).random((50, 3)), y=np.r_[np.zeros(40), np.ones(10)])
     splits, _ = load_data(DataConfig(spec=f"npz:{tmp_path / 'a.npz'}", test_fraction=0.2, val_fraction=0.0))
@@ -165,8 +186,8 @@ def test_bad_cells_give_one_line_naming_them(tmp_path, text, problem):
 def test_bad_label_column_and_encoding(tmp_path):
     path = _csv(tmp_path, IRIS_LIKE)
     assert "no label column 'kind'" in load_error(f"csv:{path}", label_column="kind")
-    empty_label = _csv(tmp_path, "a,y\n1,p\n2,\n", "e.csv")
-    assert "line 3: empty label" in load_error(f"csv:{empty_label}", label_column="y")
+    no_label = _csv(tmp_path, "a,y\n1,\n2,NA\n", "e.csv")
+    assert "every cell of the label column 'y' is empty" in load_error(f"csv:{no_label}", label_column="y")
     only_labels = _csv(tmp_path, "y\np\nq\n", "o.csv")
     assert "no feature columns" in load_error(f"csv:{only_labels}", label_column="y")
     (tmp_path / "latin.csv").write_bytes("a\n\xe9\n".encode("latin-1"))

@@ -175,6 +175,18 @@ def test_one_class_sets_partition_the_test_split():
         one_class_sets(DataConfig(), list(range(10)))
 
 
+def test_one_class_sets_leave_unlabelled_test_examples_out(tmp_path):
+    g = np.random.default_rng(0)
+    y_test = np.array([0, -1, 1, 2, -1, 0, 2, 1, -1, 0])
+    np.savez(tmp_path / "a.npz", x_train=g.random((30, 4)), y_train=np.arange(30) % 3, x_test=g.random((10, 4)),
+             y_test=y_test)
+    sets = one_class_sets(DataConfig(spec=f"npz:{tmp_path / 'a.npz'}", val_fraction=0.5), [0])
+    assert sets.normal.y.tolist() == [0, 0, 0] and sets.anomalous.y.tolist() == [1, 2, 2, 1]  # the -1 are neither
+    assert torch.equal(sets.anomalous.x, torch.from_numpy(np.load(tmp_path / "a.npz")["x_test"][[2, 3, 6, 7]]).float())
+    with pytest.raises(ConfigError, match=r"data.classes are labels 0..K-1 \(-1 marks an unlabelled"):
+        DataConfig(classes=[0, -1])
+
+
 def test_evaluate_scores_reports_validation_and_test_rates():
     rng = np.random.default_rng(0)
     val, normal, anomalous = rng.normal(size=500), rng.normal(size=300), rng.normal(3, 1, size=100)
@@ -187,3 +199,4 @@ def test_scores_csv_has_index_label_and_one_column_per_score():
     text = scores_csv({"nll": np.array([1.5, 2.0]), "kl": np.array([0.1, 0.2])}, torch.tensor([3, 7]))
     assert text.splitlines() == ["index,label,nll,kl", "0,3,1.5,0.1", "1,7,2.0,0.2"]
     assert scores_csv({"nll": np.array([1.0])}).splitlines()[1] == "0,,1.0"
+    assert scores_csv({"nll": np.array([1.0, 2.0])}, torch.tensor([-1, 0])).splitlines()[1:] == ["0,,1.0", "1,0,2.0"]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vaekit.errors import DataError
-from vaekit.evaluate.latent_stats import linear_probe, posterior_means
+from vaekit.evaluate.latent_stats import linear_probe, posterior_means, probe_possible
 from vaekit.models import ModelConfig, build_model
 from vaekit.nets import NetConfig
 
@@ -23,6 +23,20 @@ def test_linear_probe_is_perfect_on_separable_codes_and_near_chance_on_noise():
     assert bad["accuracy"] < 0.5 and bad["chance"] == pytest.approx(67 / 200)
     with pytest.raises(DataError):
         linear_probe(z[:10], torch.zeros(10, dtype=torch.long), z, y)
+
+
+def test_linear_probe_fits_and_scores_the_labelled_examples_only():
+    g = torch.Generator().manual_seed(0)
+    y_true = torch.arange(600) % 2
+    z = torch.tensor([[0.0, 0.0], [10.0, 0.0]])[y_true] + torch.randn(600, 2, generator=g)
+    y = torch.where(torch.arange(600) % 5 == 0, -1, y_true)  # 20% unlabelled, from both classes
+    out = linear_probe(z[:400], y[:400], z[400:], y[400:])
+    assert out["accuracy"] == 1.0  # -1 as a class: its 40 eval rows, in both clusters, would score as wrong
+    assert (out["n_fit"], out["n_eval"], out["chance"]) == (320, 160, 0.5)
+    assert probe_possible(y[:400], y[400:]) and not probe_possible(torch.tensor([0, -1] * 5), y)
+    with pytest.raises(DataError, match="at least 2 classes among its 5 labelled"):
+        linear_probe(z[:10], torch.tensor([0, -1] * 5), z, y)  # one class beside the unlabelled ones
+    assert not probe_possible(y[:400], torch.full((10,), -1))
 
 
 def test_posterior_means_are_the_encoder_means_in_any_batch_size():

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import vaekit
 from vaekit.errors import ConfigError
-from vaekit.latent.tables import impute, impute_draws, synthesize
+from vaekit.latent.tables import impute, impute_draws, label_cells, synthesize
 
 FAST = {"model": {"latent_dim": 2, "net": {"hidden": [32]}}, "train": {"epochs": 60, "batch_size": 64, "lr": 3e-3}}
 
@@ -73,6 +74,12 @@ def test_synthetic_rows_have_the_columns_types_and_categories(masked_run):
     assert synthesize(run, 50, seed=3).equals(synthesize(run, 50, seed=3))
     corr_real, corr_syn = truth.iloc[:, :6].corr().to_numpy(), rows.iloc[:, :6].corr().to_numpy()
     assert np.abs(corr_real - corr_syn).mean() < 0.2  # the factor structure is reproduced
+
+
+def test_label_cells_leave_unlabelled_rows_empty():
+    y = torch.tensor([2, -1, 0])
+    assert label_cells(y, ["cat", "dog", "emu"]) == ["emu", None, "cat"]  # not the last name for -1
+    assert label_cells(y, []) == [2, None, 0]
 
 
 def test_imputation_needs_a_masked_run():

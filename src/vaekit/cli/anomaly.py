@@ -34,6 +34,9 @@ def _class_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected class numbers like 0 or 0,1, got {text[:80]!r}") from None
     if not classes:
         raise argparse.ArgumentTypeError("name at least one class")
+    if min(classes) < 0:
+        raise argparse.ArgumentTypeError(f"classes are labels 0..K-1 (-1 marks an unlabelled example), "
+                                         f"got {text[:80]!r}")
     return classes
 
 

@@ -82,6 +82,8 @@ class DataConfig:
             raise ConfigError("data.binarize and data.standardize cannot both be set")
         if self.classes is not None and not self.classes:
             raise ConfigError("data.classes must name at least one class (or be null for all)")
+        if any(c < 0 for c in self.classes or []):
+            raise ConfigError(f"data.classes are labels 0..K-1 (-1 marks an unlabelled example), got {self.classes}")
         if self.labelled is not None and self.labelled < 1:
             raise ConfigError(f"data.labelled must be at least 1 (or null for every label), got {self.labelled}")
         if not 0.0 <= self.perturb <= 1.0:

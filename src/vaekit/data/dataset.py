@@ -57,14 +57,15 @@ class Dataset:
     def _check_labels(self, where: str) -> None:
         """Labels are class indices ``0..K-1``; without ``n_classes``, K = largest label + 1 must be at
         most ``max(N, 65,536)`` (:func:`vaekit.limits.class_limit`), checked before anything is allocated
-        per class. :data:`UNLABELLED` (-1) marks a hidden label, allowed beside labelled examples."""
+        per class. :data:`UNLABELLED` (-1) marks a hidden label, allowed beside labelled examples, and
+        everywhere in a split of labelled data (``n_classes`` given: a subset may hold no labelled row)."""
         if self.y.shape != (self.x.shape[0],):
             raise DataError(f"{where}: {self.x.shape[0]} examples but labels of shape {tuple(self.y.shape)}")
         if self.y.is_floating_point() or self.y.is_complex() or self.y.dtype == torch.bool:
             raise DataError(f"{where}: labels must be integers, got dtype {self.y.dtype}")
         self.y = self.y.long()
         lo, hi = int(self.y.min()), int(self.y.max())
-        if lo == UNLABELLED and hi >= 0:  # hidden labels beside labelled examples (data.labelled)
+        if lo == UNLABELLED and (hi >= 0 or self.n_classes is not None):  # hidden labels (semi-supervised)
             lo = 0  # the others, integers above -1, lie in 0..hi
         check_labels_range(lo, hi, len(self.y), where, self.n_classes)
         if self.n_classes is None:
@@ -81,6 +82,16 @@ class Dataset:
     @property
     def is_image(self) -> bool:
         return self.x.dim() == 4
+
+    def labelled(self) -> "Dataset":
+        """The examples with a label (``y >= 0``, not :data:`UNLABELLED`); ``self`` when every example
+        has one or the data has no labels. None labelled is a DataError."""
+        keep = None if self.y is None else self.y >= 0  # (N,)
+        if keep is None or bool(keep.all()):
+            return self
+        if not bool(keep.any()):
+            raise DataError(f"{self.name or 'data'}: every example is unlabelled (-1)")
+        return self.subset(keep.nonzero().squeeze(1))
 
     def subset(self, index: torch.Tensor) -> "Dataset":
         """Examples at ``index`` (a 1-D index tensor), sharing metadata."""
@@ -168,7 +179,7 @@ def split_off_test(ds: Dataset, fraction: float, seed: int) -> tuple[Dataset, Da
     """Hold a seeded ``fraction`` of ``ds`` out as test data, stratified by label when labelled.
 
     Each class gives ``round(fraction * n_class)`` examples (at least one when it has two or more),
-    so rare classes appear in both splits.
+    so rare classes appear in both splits; unlabelled examples (-1) are one more group, split alike.
     """
     g = torch.Generator().manual_seed(seed)
     groups = [torch.arange(len(ds))] if ds.y is None else [

@@ -22,12 +22,13 @@ TABLE_TEST_FRACTION = 0.15
 
 
 def fit_codec(src: SourceData, cfg, train: Dataset) -> TableCodec:
-    """Columns fitted to the training rows (categories from every row), with the label's facts."""
+    """Columns fitted to the training rows (categories from every row), with the label's facts (the class
+    counts of the labelled training rows: unlabelled ones, -1, are no class)."""
     codec = TableCodec.fit(src.table, rows=rows_of(train), column_types=cfg.column_types, missing=cfg.missing,
                            standardize=cfg.standardize is not False, modes=cfg.modes, seed=cfg.seed)
     codec.label, codec.classes = src.extra.get("label"), list(src.extra.get("classes") or [])
     if train.y is not None:
-        codec.class_counts = torch.bincount(train.y, minlength=train.n_classes or 0).tolist()
+        codec.class_counts = torch.bincount(train.y[train.y >= 0], minlength=train.n_classes or 0).tolist()
     codec.order = list(src.extra.get("order") or codec.order)
     return codec
 

@@ -20,7 +20,7 @@ from ..models.usage import ACTIVE_THRESHOLD, active_units
 from ..posthoc import POSTHOC_PRIORS, aggregate_prior
 from ..run import Run, check_compatible, load_eval_splits, open_run
 from .features import ClassifierConfig, feature_classifier, features_of
-from .latent_stats import classification_error, linear_probe, posterior_means
+from .latent_stats import classification_error, linear_probe, posterior_means, probe_possible
 from .likelihood import DEFAULT_BUDGET, elbo_per_example, iw_log_likelihood, model_bpd, model_labels
 from .sample_quality import KNN_K, draw_samples, sample_metrics
 
@@ -193,8 +193,9 @@ def _latent_section(model: VAE, terms: dict[str, torch.Tensor]) -> dict:
 
 
 def _classification_section(run: Run, ds: Dataset, batch_size: int) -> dict:
-    """Error of the model's own classifier q(y | x) on the labelled examples (models that classify)."""
-    if not run.model.classifies or ds.y is None:
+    """Error of the model's own classifier q(y | x) on the labelled examples (models that classify);
+    None when ``ds`` has none."""
+    if not run.model.classifies or ds.y is None or not bool((ds.y >= 0).any()):
         return {"classification_error": None, "classification_n": None}
     return classification_error(run.model, ds.x, ds.y, transform=run.preprocessor, batch_size=batch_size)
 
@@ -202,26 +203,38 @@ def _classification_section(run: Run, ds: Dataset, batch_size: int) -> dict:
 def _probe_section(run: Run, splits: Splits, ds: Dataset, split: str, mu: torch.Tensor, enabled: bool,
                    max_fit: int, seed: int, batch_size: int) -> dict:
     """Linear probe of the posterior means: fitted on the training split, scored on ``ds``
-    (or, when ``ds`` is the training split, fitted and scored on a seeded 80/20 split of it)."""
+    (or, when ``ds`` is the training split, fitted and scored on a seeded 80/20 split of it); labelled
+    examples only (label -1 is no class). None when fewer than 2 classes are labelled for the fit or
+    no example of ``ds`` is labelled."""
     empty = {"probe_accuracy": None, "probe_chance": None, "probe_n_fit": None, "probe_n_eval": None}
     if not enabled or ds.y is None or splits.train.y is None:
         return empty
-    log.info("linear probe of the posterior means")
     if split == "train":
-        labelled = (ds.y >= 0).nonzero()[:, 0]  # (L,)
-        perm = labelled[torch.randperm(len(labelled), generator=torch.Generator().manual_seed(seed))]
-        n_eval = max(1, int(len(perm) * PROBE_HOLDOUT))
-        fit, held = perm[n_eval:][:max_fit], perm[:n_eval]
-        result = linear_probe(mu[fit], ds.y[fit], mu[held], ds.y[held], seed)
+        fit, held = _probe_holdout(ds.y, max_fit, seed)
+        fit_y, eval_y = ds.y[fit], ds.y[held]
     else:
         labelled = (splits.train.y >= 0).nonzero()[:, 0]  # (L,) semi-supervised data: the kept labels only
-        idx = labelled[subset_index(len(labelled), max_fit, seed)]
-        fit_y = splits.train.y[idx]
-        mu_fit = posterior_means(run.model, splits.train.x[idx], model_labels(run.model, fit_y),
-                                 transform=run.preprocessor, batch_size=batch_size)
-        result = linear_probe(mu_fit, fit_y, mu, ds.y, seed)
+        fit = labelled[subset_index(len(labelled), max_fit, seed)]
+        fit_y, held, eval_y = splits.train.y[fit], slice(None), ds.y
+    if not probe_possible(fit_y, eval_y):
+        log.info("linear probe left out: fewer than 2 labelled classes to fit, or no labelled example to score")
+        return empty
+    log.info("linear probe of the posterior means")
+    mu_fit = mu[fit] if split == "train" else posterior_means(
+        run.model, splits.train.x[fit], model_labels(run.model, fit_y), transform=run.preprocessor,
+        batch_size=batch_size)
+    result = linear_probe(mu_fit, fit_y, mu[held], eval_y, seed)
     return {"probe_accuracy": result["accuracy"], "probe_chance": result["chance"],
             "probe_n_fit": result["n_fit"], "probe_n_eval": result["n_eval"]}
+
+
+def _probe_holdout(y: torch.Tensor, max_fit: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded split of the labelled examples of ``y (N,)``: at most ``max_fit`` positions to fit and
+    :data:`PROBE_HOLDOUT` of them (at least one) to score."""
+    labelled = (y >= 0).nonzero()[:, 0]  # (L,)
+    perm = labelled[torch.randperm(len(labelled), generator=torch.Generator().manual_seed(seed))]
+    n_eval = max(1, int(len(perm) * PROBE_HOLDOUT))
+    return perm[n_eval:][:max_fit], perm[:n_eval]
 
 
 def _sample_section(run: Run, splits: Splits, ds: Dataset, n: int, prior_kind: str,

@@ -121,13 +121,15 @@ def feature_classifier(train: Dataset, held_out: Dataset | None, pre: Preprocess
     """The cached classifier of ``train`` (model space via ``pre``), trained now when missing.
 
     Args:
-        train: labelled training split. held_out: split for the reported accuracy (None: none).
+        train: labelled training split. held_out: split for the reported accuracy (None: none);
+            of both, the labelled examples only (label -1 is no class).
         pre: the preprocessor of this data (to model space). spec: the data spec, recorded.
         folder: cache folder (default :func:`cache_dir` / feature-classifiers).
     """
     if train.y is None:
         raise DataError(f"{train.name or 'the data'}: the feature classifier needs labels; evaluate the "
                         "samples against a labelled dataset of the same kind (feature data)")
+    train = train.labelled()  # unlabelled examples (-1) are no class
     key = data_key(train, cfg, pre)
     path = (folder or cache_dir() / "feature-classifiers") / f"{key[:24]}.safetensors"
     model = FeatureClassifier(train.sample_shape, int(train.y.max()) + 1)
@@ -136,8 +138,9 @@ def feature_classifier(train: Dataset, held_out: Dataset | None, pre: Preprocess
         return TrainedClassifier(model.eval(), read_json(path.with_suffix(".json")), path, True)
     fit_classifier(model, train, pre, cfg)
     accuracy = None
-    if held_out is not None and held_out.y is not None:
-        accuracy = classifier_accuracy(model, held_out, pre, binarize=cfg.binarize == "dynamic", seed=cfg.seed)
+    if held_out is not None and held_out.y is not None and bool((held_out.y >= 0).any()):
+        accuracy = classifier_accuracy(model, held_out.labelled(), pre, binarize=cfg.binarize == "dynamic",
+                                       seed=cfg.seed)
     info = {"data_spec": spec, "sha256": key, "accuracy": accuracy, "n_train": len(train), **asdict(cfg),
             "features": FEATURES, "sample_shape": list(train.sample_shape)}
     save_tensors(path, model.state_dict())

@@ -16,32 +16,44 @@ def linear_probe(z_fit: torch.Tensor, y_fit: torch.Tensor, z_eval: torch.Tensor,
                  seed: int = 0, max_iter: int = 1000) -> dict:
     """Accuracy of a multinomial logistic regression fitted on ``z_fit`` and scored on held-out ``z_eval``.
 
-    Features are standardized with the fit set's statistics (scikit-learn ``StandardScaler``).
+    Features are standardized with the fit set's statistics (scikit-learn ``StandardScaler``). Only
+    labelled examples take part: an unlabelled one (label -1) is neither fitted nor scored.
 
     Args:
         z_fit, z_eval: ``(N, Z)`` representations (e.g. posterior means).
-        y_fit, y_eval: ``(N,)`` integer labels.
+        y_fit, y_eval: ``(N,)`` integer labels, -1 for unlabelled examples.
 
     Returns:
-        ``accuracy`` on the eval set, ``chance`` (the accuracy of always answering the eval set's
-        most frequent label), and ``n_fit`` / ``n_eval``.
+        ``accuracy`` on the labelled eval examples, ``chance`` (the accuracy of always answering their
+        most frequent label), and ``n_fit`` / ``n_eval`` (labelled examples fitted / scored). Fewer than
+        2 classes among the labelled fit examples, or no labelled eval example, is a DataError
+        (:func:`probe_possible` tells beforehand).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    y_fit_np, y_eval_np = _labels(y_fit), _labels(y_eval)
-    if len(np.unique(y_fit_np)) < 2:
-        raise DataError("the linear probe needs at least 2 classes in its training examples")
+    (z_fit_np, y_fit_np), (z_eval_np, y_eval_np) = _labelled(z_fit, y_fit), _labelled(z_eval, y_eval)
+    if not probe_possible(y_fit, y_eval):
+        raise DataError(f"the linear probe needs at least 2 classes among its {len(y_fit_np)} labelled training "
+                        f"examples and a labelled example to score (it has {len(y_eval_np)})")
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, random_state=seed))
-    clf.fit(z_fit.double().numpy(), y_fit_np)
-    accuracy = float(clf.score(z_eval.double().numpy(), y_eval_np))
+    clf.fit(z_fit_np, y_fit_np)
+    accuracy = float(clf.score(z_eval_np, y_eval_np))
     return {"accuracy": accuracy, "chance": float(np.bincount(y_eval_np).max() / len(y_eval_np)),
             "n_fit": len(y_fit_np), "n_eval": len(y_eval_np)}
 
 
-def _labels(y: torch.Tensor) -> np.ndarray:
-    return y.detach().cpu().long().numpy()
+def probe_possible(y_fit: torch.Tensor, y_eval: torch.Tensor) -> bool:
+    """Whether :func:`linear_probe` can run: 2 or more classes among the labelled ``y_fit (N,)`` and a
+    labelled example in ``y_eval (M,)``."""
+    return len(torch.unique(y_fit[y_fit >= 0])) >= 2 and bool((y_eval >= 0).any())
+
+
+def _labelled(z: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """``z (N, Z)``, ``y (N,)`` -> the labelled rows (``y >= 0``): ``(L, Z)`` float64 and ``(L,)`` int64."""
+    keep = (y >= 0).cpu()  # (N,)
+    return z.detach().cpu()[keep].double().numpy(), y.detach().cpu()[keep].long().numpy()
 
 
 @torch.inference_mode()

@@ -62,8 +62,9 @@ def embed(model: VAE, ds: Dataset, pre: Preprocessor, batch_size: int = 1000,
 
 
 def save_embedding(emb: Embedding, path: str | Path) -> tuple[Path, Path]:
-    """Write ``PATH.npz`` (arrays ``mu``, ``logvar``, ``index`` and ``labels`` when labelled) and ``PATH.csv``
-    (columns ``index, label, mu_0.., logvar_0..``; no log-variances for non-Gaussian posteriors);
+    """Write ``PATH.npz`` (arrays ``mu``, ``logvar``, ``index`` and ``labels`` when labelled, -1 unlabelled) and
+    ``PATH.csv`` (columns ``index, label, mu_0.., logvar_0..``; the label empty where unlabelled; no
+    log-variances for non-Gaussian posteriors);
     ``path``'s suffix is replaced. Returns both paths."""
     path = Path(path)
     npz, table = path.with_suffix(".npz"), path.with_suffix(".csv")
@@ -85,7 +86,7 @@ def _csv_text(emb: Embedding) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["index", "label", *(f"mu_{j}" for j in range(z)), *(f"logvar_{j}" for j in range(z_var))])
-    labels = [""] * len(emb.index) if emb.y is None else emb.y.tolist()
+    labels = [""] * len(emb.index) if emb.y is None else [v if v >= 0 else "" for v in emb.y.tolist()]
     logvars = [[]] * len(emb.index) if emb.logvar is None else emb.logvar.tolist()
     for i, label, mu, logvar in zip(emb.index.tolist(), labels, emb.mu.tolist(), logvars):
         writer.writerow([i, label, *(f"{v:.6g}" for v in mu), *(f"{v:.6g}" for v in logvar)])

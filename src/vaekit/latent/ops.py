@@ -186,10 +186,13 @@ def attribute_vector(mu: torch.Tensor, y: torch.Tensor, a: int, b: int) -> torch
 
     Args:
         mu: ``(N, Z)`` posterior means.
-        y: ``(N,)`` labels.
+        y: ``(N,)`` labels (-1: unlabelled, in neither mean).
     Returns ``(Z,)``.
     """
     for label in (a, b):
+        if label < 0:
+            raise DataError(f"label {label}: the attribute vector takes classes 0..K-1 "
+                            "(-1 marks unlabelled examples)")
         if not bool((y == label).any()):
             raise DataError(f"no examples with label {label} to build the attribute vector from")
     return mu[y == a].mean(0) - mu[y == b].mean(0)

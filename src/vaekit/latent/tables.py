@@ -200,8 +200,14 @@ def synthesize(run: Run, n: int, seed: int = 0, temperature: float = 1.0, mean: 
         x = model.sample(n, y=None if y is None else y.to(device), temperature=temperature, mean=mean)
     frame = codec.decode(x.reshape(n, -1))
     if y is not None and codec.label:
-        frame[codec.label] = [codec.classes[int(i)] if codec.classes else int(i) for i in y]
+        frame[codec.label] = label_cells(y, codec.classes)
     return frame[[c for c in codec.order if c in frame.columns]]
+
+
+def label_cells(y: torch.Tensor, classes: list | None) -> list:
+    """Labels ``(N,)`` as the label column's cells: class names (the numbers without names), None (a
+    missing cell) where a row is unlabelled (-1)."""
+    return [None if i < 0 else classes[i] if classes else i for i in map(int, y)]
 
 
 def _synthetic_labels(model: VAE, codec: TableCodec, n: int) -> torch.Tensor | None:
@@ -226,7 +232,7 @@ def decoded_split(run: Run, ds, seed: int = 0, max_rows: int = FIDELITY_MAX_ROWS
     idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:max_rows].sort().values
     frame = codec.decode(ds.x[idx], keep_missing=True)
     if ds.y is not None and codec.label:
-        frame[codec.label] = [codec.classes[int(i)] if codec.classes else int(i) for i in ds.y[idx]]
+        frame[codec.label] = label_cells(ds.y[idx], codec.classes)
     return frame
 
 
@@ -262,8 +268,7 @@ def table_rows(src: SourceData) -> "pd.DataFrame":
     frame = src.table.frame.copy()
     label = src.extra.get("label")
     if label is not None:
-        classes = src.extra.get("classes") or []
-        frame[label] = [classes[int(i)] for i in src.train.y]
+        frame[label] = label_cells(src.train.y, src.extra.get("classes"))
     order = src.extra.get("order") or list(frame.columns)
     return frame[[c for c in order if c in frame.columns]]
 

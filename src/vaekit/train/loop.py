@@ -28,6 +28,7 @@ from ..evaluate.latent_stats import classification_error
 from ..evaluate.likelihood import elbo_stats, model_bpd
 from ..models import VAE, LossContext
 from ..progress import format_seconds, task
+from ..run import check_every_label
 from .checkpoint import (Checkpoint, flatten_optimizer, host_rng_state, save_checkpoint, set_host_rng_state,
                          unflatten_optimizer)
 from .config import TrainConfig
@@ -97,6 +98,8 @@ class Trainer:
                  device: torch.device, state: TrainState | None = None, dist: Dist | None = None) -> None:
         check_precision(cfg.precision, device)
         check_corruptions(cfg.corrupt, model.sample_shape, pre.mean is not None)
+        for split in ("train", "val", "test"):  # the test split too: the finished run is scored on it
+            check_every_label(model, getattr(splits, split), split)
         if cfg.corrupt:
             model.check_denoising()
         self.model, self.splits, self.pre, self.cfg, self.device = model, splits, pre, cfg, device

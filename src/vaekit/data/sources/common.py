@@ -15,6 +15,7 @@ import torch
 
 from ...errors import DataError
 from ...limits import MAX_DECOMPRESSED_BYTES, check_labels_range
+from ..dataset import UNLABELLED
 
 _CHUNK = 1 << 20
 
@@ -92,7 +93,9 @@ def labels_tensor(values: np.ndarray, where: str, n: int, n_classes: int | None 
     """Check integer class labels and return them as int64.
 
     Args:
-        values: ``(N,)`` labels (any integer dtype, or floats holding whole numbers).
+        values: ``(N,)`` labels (any integer dtype, or floats holding whole numbers); -1
+            (:data:`~vaekit.data.dataset.UNLABELLED`) marks an unlabelled example, allowed beside
+            labelled ones (every label -1 is a DataError: leave the labels out for unlabelled data).
         where: file named in error messages.
         n: number of examples the labels belong to.
         n_classes: labels must lie in ``[0, n_classes)`` when given; otherwise in
@@ -106,9 +109,24 @@ def labels_tensor(values: np.ndarray, where: str, n: int, n_classes: int | None 
     if values.dtype.kind not in "iub" and not (values.dtype.kind == "f" and (values == np.round(values)).all()):
         raise DataError(f"{where}: labels must be integers, got dtype {values.dtype}")
     if len(values):  # the range, on the stored values (before a cast could wrap them), limits the classes
-        lo, hi = values.min().item(), values.max().item()
+        lo, hi = labelled_range(values, where)
         check_labels_range(lo, hi, len(values), where, n_classes)
     return torch.from_numpy(values.astype(np.int64))  # (N,)
+
+
+def labelled_range(values: np.ndarray, where: str) -> tuple:
+    """The smallest and largest label of ``values (N,)`` other than -1 (unlabelled); no labelled example,
+    or another negative label, is a DataError naming it."""
+    lo, hi = values.min().item(), values.max().item()
+    if lo >= 0:
+        return lo, hi
+    if lo == hi == UNLABELLED:
+        raise DataError(f"{where}: every label is -1 (unlabelled); give at least one label >= 0, "
+                        "or leave the labels out for unlabelled data")
+    lo = values[values != UNLABELLED].min().item()
+    if lo < 0:
+        raise DataError(f"{where}: label {lo:g} is negative; labels are 0..K-1, or -1 for an unlabelled example")
+    return lo, hi
 
 
 def encode_labels(values: list[str]) -> tuple[np.ndarray, list[str]]:

@@ -11,7 +11,9 @@ named ``"0"``, ``"1"``, ... The label column is ``data.label_column``: a name (o
 without a header), None for no labels, or "auto" (the default): a column named label, class, target
 or y (any case) with at most 100 distinct values that are not fractional numbers, stated in the log.
 Labels are mapped to ``0..K-1`` in sorted order (numerically when all are numbers); the class names
-are in ``SourceData.extra["classes"]``.
+are in ``SourceData.extra["classes"]``. An empty (missing) label cell marks its row unlabelled (label
+-1, for semi-supervised models), whatever ``data.missing`` says; a label column with no label at all
+is an error.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from ...config import is_number
 from ...errors import DataError
 from ...tabular.columns import MISSING_TOKENS, Table
 from .. import SOURCES, DataConfig
-from ..dataset import Dataset, SourceData
+from ..dataset import UNLABELLED, Dataset, SourceData
 from .common import encode_labels, existing_path, read_bytes
 
 log = logging.getLogger(__name__)
@@ -102,7 +104,7 @@ def _auto_label(columns: list[str], rows: list[tuple[int, list[str]]], name: str
         for j, column in enumerate(columns):
             if column.strip().lower() != want:
                 continue
-            values = {cells[j] for _, cells in rows}
+            values = {v for _, cells in rows if (v := cells[j]).lower() not in MISSING_TOKENS}  # labelled rows
             fractional = all(is_number(v) for v in values) and any(float(v) % 1 for v in values if v)
             if len(values) <= MAX_AUTO_CLASSES and not fractional:
                 log.info("%s: column %r is the label (data.label_column: null keeps it a feature)", name, column)
@@ -113,11 +115,20 @@ def _auto_label(columns: list[str], rows: list[tuple[int, list[str]]], name: str
 
 
 def _labels(rows: list[tuple[int, list[str]]], j: int, column: str, name: str) -> tuple[np.ndarray, list[str]]:
+    """Labels ``(N,)`` int64: the classes ``0..K-1`` of the labelled rows, -1 (unlabelled) where the label
+    cell is missing (empty, NA, ...: :data:`MISSING_TOKENS`), and the K class names (labelled rows only)."""
     labels = [cells[j] for _, cells in rows]
-    empty = next((line for (line, _), v in zip(rows, labels) if v.lower() in MISSING_TOKENS), None)
-    if empty is not None:
-        raise DataError(f"{name}: line {empty}: empty label in column {column!r}")
-    return encode_labels(labels)
+    known = np.array([v.lower() not in MISSING_TOKENS for v in labels], bool)  # (N,)
+    if not known.any():
+        raise DataError(f"{name}: every cell of the label column {column!r} is empty; label some rows, "
+                        "or set data.label_column: null for a table without labels")
+    if not known.all():
+        log.info("%s: %d rows have an empty label in column %r: read as unlabelled (-1)", name,
+                 int((~known).sum()), column)
+    codes, classes = encode_labels([v for v, k in zip(labels, known) if k])
+    y = np.full(len(labels), UNLABELLED, np.int64)
+    y[known] = codes
+    return y, classes
 
 
 def parse_csv(data: bytes, name: str, label_column: str | None = "auto", delimiter: str | None = None

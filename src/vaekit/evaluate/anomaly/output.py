@@ -58,10 +58,10 @@ def _clipped_note(normal: np.ndarray, anomalous: np.ndarray, edge: float, op: st
 
 
 def scores_csv(scores: dict[str, np.ndarray], y: torch.Tensor | None = None) -> str:
-    """CSV text: ``index,label,<score>...``, one row per example (label empty when unknown)."""
+    """CSV text: ``index,label,<score>...``, one row per example (label empty when unknown or -1)."""
     names = list(scores)
     n = len(scores[names[0]])
-    labels = [""] * n if y is None else [str(int(v)) for v in y.tolist()]
+    labels = [""] * n if y is None else [str(v) if v >= 0 else "" for v in map(int, y.tolist())]
     rows = [",".join(["index", "label", *names])]
     rows += [",".join([str(i), labels[i], *(repr(float(scores[k][i])) for k in names)]) for i in range(n)]
     return "\n".join(rows) + "\n"

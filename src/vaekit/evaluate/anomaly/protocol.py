@@ -7,6 +7,7 @@ The metrics (AUROC, AUPRC, FPR at 95% TPR) and the validation threshold are in
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -15,6 +16,8 @@ import torch
 from ...data import DataConfig, Dataset, binarize_once, keep_classes, load_data
 from ...errors import DataError
 from ..detection import detection_metrics, validation_threshold
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -71,7 +74,8 @@ def evaluation_data(cfg: DataConfig, spec: str | None = None, columns=None, over
 
 def one_class_sets(cfg: DataConfig, normal_classes: list[int], spec: str | None = None, columns=None,
                    overrides: dict | None = None) -> DetectionSets:
-    """One-class protocol on labelled data: ``normal_classes`` are normal, every other class anomalous.
+    """One-class protocol on labelled data: ``normal_classes`` are normal, every other class anomalous;
+    unlabelled test examples (label -1) are neither, so they are left out (the log says how many).
 
     Args:
         cfg: the run's data config: the threshold is picked on its validation split, restricted to
@@ -83,6 +87,10 @@ def one_class_sets(cfg: DataConfig, normal_classes: list[int], spec: str | None 
     test = evaluation_data(cfg, spec, columns, overrides)
     if test.y is None:
         raise DataError(f"{test.name}: the one-class protocol needs labelled data")
+    if not bool((test.y >= 0).all()):
+        log.info("%s: %d unlabelled test examples (-1) left out: they are neither normal nor anomalous",
+                 test.name, int((test.y < 0).sum()))
+        test = test.labelled()
     is_normal = torch.isin(test.y, torch.tensor(normal_classes))  # (N,)
     if is_normal.all() or not is_normal.any():
         raise DataError(f"{test.name}: classes {normal_classes} leave no normal or no anomalous test examples")
