@@ -6,7 +6,7 @@ keep their label (balanced, 10 per class for 100; ``data.seed`` = the seed draws
 the 10,000 test images for the error. Each seed trains:
 
 * **M2** (preset ``ssl-m2``: 784-500-[50] softplus encoder/decoder, a 784-500-10 classifier, ``--alpha``
-  per labelled example, default 1; the paper's 0.1 N is 0.1) for ``--m2-epochs`` epochs;
+  per labelled example, default 10; the paper's 0.1 N is 0.1) for ``--m2-epochs`` epochs;
 * **M1+M2** (preset ``ssl-m1m2``: M2 with 500 units on the 50 latents of the M1 run) for ``--m1m2-epochs``;
 * scikit-learn on the same labelled images only: logistic regression and an RBF SVM on the pixels
   and on M1's posterior means (the paper's "M1 + TSVM" row is transductive; these are not).
@@ -45,12 +45,12 @@ def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--labels", type=int, default=100, help="training labels kept (balanced over the classes)")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (labelled subset, split, initialization)")
-    p.add_argument("--m1-epochs", type=int, default=20)
-    p.add_argument("--m2-epochs", type=int, default=4)
-    p.add_argument("--m1m2-epochs", type=int, default=20)
+    p.add_argument("--m1-epochs", type=int, default=30)
+    p.add_argument("--m2-epochs", type=int, default=10)
+    p.add_argument("--m1m2-epochs", type=int, default=40)
     p.add_argument("--labelled-per-batch", type=int, default=10)
-    p.add_argument("--alpha", type=float, default=1.0,
-                   help="weight of the classification term (the presets' 1; the paper's 0.1 is for 3000 epochs)")
+    p.add_argument("--alpha", type=float, default=10.0,
+                   help="weight of the classification term (the presets' 10; the paper's 0.1 is for 3000 epochs)")
     p.add_argument("--models", default="m2,m1m2,baselines", help="what to run per seed")
     p.add_argument("--m1-run", help="reuse this trained M1 run instead of training one")
     p.add_argument("--jobs", type=int, default=1, help="runs trained at a time (processes)")
