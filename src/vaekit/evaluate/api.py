@@ -20,7 +20,7 @@ from ..models.usage import ACTIVE_THRESHOLD, active_units
 from ..posthoc import POSTHOC_PRIORS, aggregate_prior
 from ..run import Run, check_compatible, load_eval_splits, open_run
 from .features import ClassifierConfig, feature_classifier, features_of
-from .latent_stats import classification_error, linear_probe, posterior_means, probe_possible
+from .latent_stats import classification_counts, linear_probe, posterior_means, probe_possible
 from .likelihood import DEFAULT_BUDGET, elbo_per_example, iw_log_likelihood, model_bpd, model_labels
 from .sample_quality import KNN_K, draw_samples, sample_metrics
 
@@ -195,9 +195,8 @@ def _latent_section(model: VAE, terms: dict[str, torch.Tensor]) -> dict:
 def _classification_section(run: Run, ds: Dataset, batch_size: int) -> dict:
     """Error of the model's own classifier q(y | x) on the labelled examples (models that classify);
     None when ``ds`` has none."""
-    if not run.model.classifies or ds.y is None or not bool((ds.y >= 0).any()):
-        return {"classification_error": None, "classification_n": None}
-    return classification_error(run.model, ds.x, ds.y, transform=run.preprocessor, batch_size=batch_size)
+    wrong, n = classification_counts(run.model, ds.x, ds.y, transform=run.preprocessor, batch_size=batch_size)
+    return {"classification_error": wrong / n if n else None, "classification_n": n or None}
 
 
 def _probe_section(run: Run, splits: Splits, ds: Dataset, split: str, mu: torch.Tensor, enabled: bool,

@@ -83,15 +83,26 @@ def predicted_labels(model: VAE, x: torch.Tensor, *, transform: Transform | None
     return torch.cat(out)
 
 
+def classification_counts(model: VAE, x: torch.Tensor, y: torch.Tensor | None, *,
+                          transform: Transform | None = None, batch_size: int = 1000) -> tuple[int, int]:
+    """Wrong answers of the model's classifier q(y | x) and labelled examples scored (``y >= 0``) of
+    ``x``; ``(0, 0)`` when the model does not classify or no example is labelled."""
+    if not model.classifies or y is None or not bool((y >= 0).any()):
+        return 0, 0
+    labelled = y >= 0  # (N,)
+    pred = predicted_labels(model, x[labelled], transform=transform, batch_size=batch_size)
+    return int((pred != y[labelled]).sum()), int(labelled.sum())
+
+
 def classification_error(model: VAE, x: torch.Tensor, y: torch.Tensor, *, transform: Transform | None = None,
                          batch_size: int = 1000) -> dict:
     """Test error of the model's classifier on the labelled examples (``y >= 0``) of ``x``.
 
     Returns ``classification_error`` (fraction of wrong labels) and ``classification_n`` (examples scored).
     """
-    labelled = y >= 0
-    if not bool(labelled.any()):
+    if not model.classifies:
+        raise DataError(f"model {model.config.name!r} does not infer classes")
+    wrong, n = classification_counts(model, x, y, transform=transform, batch_size=batch_size)
+    if not n:
         raise DataError("the classification error needs labelled examples")
-    pred = predicted_labels(model, x[labelled], transform=transform, batch_size=batch_size)
-    return {"classification_error": float((pred != y[labelled]).double().mean()),
-            "classification_n": int(labelled.sum())}
+    return {"classification_error": wrong / n, "classification_n": n}

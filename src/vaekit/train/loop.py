@@ -24,7 +24,7 @@ from ..data import Dataset, LabelledBatches, Preprocessor, Splits
 from ..data.corrupt import check_corruptions, corrupt
 from ..device import as_channels_last, check_precision, place_model, use_channels_last
 from ..errors import CheckpointError, TrainingError
-from ..evaluate.latent_stats import classification_error
+from ..evaluate.latent_stats import classification_counts
 from ..evaluate.likelihood import elbo_stats, model_bpd
 from ..models import VAE, LossContext
 from ..progress import format_seconds, task
@@ -182,21 +182,14 @@ class Trainer:
         if len(part):
             stats = elbo_stats(self.model, part, self.pre, self.cfg.eval_batch_size, self.device)
             sums[:4] = torch.tensor([stats["nelbo"], stats["rate"], stats["distortion"], 1.0]) * len(part)
-            sums[4:] = self._class_errors(part)
+            sums[4:] = torch.tensor(classification_counts(self.model, part.x, part.y, transform=self.pre,
+                                                          batch_size=self.cfg.eval_batch_size))
         nelbo, rate, distortion, n, wrong, labelled = all_reduce_sum(sums.to(self.device), self.dist).tolist()
         row = {"val_nelbo": nelbo / n, "val_rate": rate / n, "val_distortion": distortion / n,
                "val_bpd": model_bpd(self.model, nelbo / n)}
         if labelled:
             row["val_classification_error"] = wrong / labelled
         return row
-
-    def _class_errors(self, ds: Dataset) -> torch.Tensor:
-        """``(2,)``: wrong answers of q(y|x) and labelled examples of ``ds`` (zeros for other models)."""
-        if not self.model.classifies or ds.y is None or not bool((ds.y >= 0).any()):
-            return torch.zeros(2, dtype=torch.float64)
-        out = classification_error(self.model, ds.x, ds.y, transform=self.pre, batch_size=self.cfg.eval_batch_size)
-        n = out["classification_n"]
-        return torch.tensor([out["classification_error"] * n, n], dtype=torch.float64)
 
     def fit(self) -> list[dict]:
         """Train from the current state to ``cfg.epochs``; returns the metrics history."""
